@@ -1,0 +1,113 @@
+"""Deterministic samples for each data seed: noisy train and test sets, noise-free population."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+
+from ._seeding import cell_seed
+from .experiment import DataSpec, Experiment, load_experiment
+
+__all__ = ["Samples", "make_data", "target_function"]
+
+
+class Samples(NamedTuple):
+    """The samples of one data seed, as torch tensors of the experiment's dtype.
+
+    ``x_*`` have shape (n, dim); ``y_*`` and ``f_*`` have shape (n,).
+    """
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    x_pop: torch.Tensor
+    f_train: torch.Tensor
+    f_pop: torch.Tensor
+    f_test: torch.Tensor
+
+
+def _gen(root: int, stream: str, *coords: int) -> torch.Generator:
+    return torch.Generator().manual_seed(cell_seed(root, stream, *coords))
+
+
+def target_function(spec: DataSpec, root: int, data_seed: int):
+    """The true regression function f of a data seed, acting on float64 tensors.
+
+    Parameters
+    ----------
+    spec : DataSpec
+        The data section of the experiment.
+    root : int
+        Root seed (the ``teacher`` network is drawn from it).
+    data_seed : int
+        Data seed (the ``linear`` target's beta is drawn from it).
+
+    Returns
+    -------
+    callable
+        Maps an (n, dim) float64 tensor to an (n,) float64 tensor.
+    """
+    if spec.target == "exp_diff":
+        return lambda x: torch.exp(x[:, 0] - x[:, 1])
+    if spec.target == "sin_bump":
+        return lambda x: torch.sin(x[:, 0]) + torch.exp(-x[:, 0] ** 2) / (1 + x[:, 0].abs())
+    if spec.target == "quadratic":
+        return lambda x: 1 + 2 * x[:, 0] - 3 * x[:, 0] ** 2
+    if spec.target == "linear":
+        g = torch.randn(spec.dim, generator=_gen(root, "target", data_seed), dtype=torch.float64)
+        beta = g * (spec.signal**0.5 / g.norm())
+        return lambda x: x @ beta
+    # teacher: fixed for the whole experiment (drawn from the root seed alone)
+    gen = _gen(root, "target")
+    w1 = torch.randn(spec.teacher_width, spec.dim, generator=gen, dtype=torch.float64)
+    b1 = torch.randn(spec.teacher_width, generator=gen, dtype=torch.float64)
+    w2 = torch.randn(spec.teacher_width, generator=gen, dtype=torch.float64)
+    w1 /= spec.dim**0.5
+    w2 /= spec.teacher_width**0.5
+    return lambda x: torch.tanh(x @ w1.T + b1) @ w2
+
+
+def _inputs(spec: DataSpec, n: int, gen: torch.Generator) -> torch.Tensor:
+    if spec.input == "uniform":
+        return torch.rand(n, spec.dim, generator=gen, dtype=torch.float64)
+    return torch.randn(n, spec.dim, generator=gen, dtype=torch.float64)
+
+
+def make_data(experiment, data_seed: int) -> Samples:
+    """Draw the samples of one data seed.
+
+    Each sample comes from its own random stream, seeded by the root seed and
+    ``data_seed``, so changing ``n_test`` or ``n_population`` leaves the
+    training set unchanged. Values are drawn in float64 and then cast to the
+    experiment's dtype.
+
+    Parameters
+    ----------
+    experiment : Experiment or mapping or path
+        The experiment (anything :func:`ddlab.load_experiment` accepts).
+    data_seed : int
+        Which data set, ``0 <= data_seed``.
+
+    Returns
+    -------
+    Samples
+        Named tuple ``x_train, y_train, x_test, y_test, x_pop, f_train, f_pop, f_test``;
+        ``y = f(x) + noise * N(0, 1)``; ``x_pop`` is empty when ``n_population = 0``.
+    """
+    exp: Experiment = load_experiment(experiment)
+    spec, root = exp.data, exp.seeds.root
+    f = target_function(spec, root, data_seed)
+    x_train = _inputs(spec, spec.n_train, _gen(root, "x_train", data_seed))
+    x_test = _inputs(spec, spec.n_test, _gen(root, "x_test", data_seed))
+    x_pop = _inputs(spec, spec.n_population, _gen(root, "x_pop", data_seed))
+    e_train = torch.randn(spec.n_train, generator=_gen(root, "noise_train", data_seed),
+                          dtype=torch.float64)
+    e_test = torch.randn(spec.n_test, generator=_gen(root, "noise_test", data_seed),
+                         dtype=torch.float64)
+    f_train, f_test, f_pop = f(x_train), f(x_test), f(x_pop)
+    dtype = getattr(torch, exp.train.dtype)
+    out = (x_train, f_train + spec.noise * e_train, x_test, f_test + spec.noise * e_test,
+           x_pop, f_train, f_pop, f_test)
+    return Samples(*(t.to(dtype) for t in out))

@@ -1,0 +1,503 @@
+"""Declarative experiment specification: frozen dataclasses built from TOML.
+
+An :class:`Experiment` is pure data (no torch). It is built and validated by
+:func:`load_experiment` from a TOML file or a nested mapping with the sections
+``[data]``, ``[model]``, ``[train]`` and ``[seeds]``. Every bad value raises a
+:class:`ValueError` whose message starts with the offending ``section.key`` and
+its value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import math
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "ACTIVATIONS",
+    "OPTIMIZERS",
+    "TARGETS",
+    "DataSpec",
+    "Experiment",
+    "ModelSpec",
+    "SeedSpec",
+    "TrainSpec",
+    "load_experiment",
+]
+
+TARGETS = ("exp_diff", "sin_bump", "quadratic", "linear", "teacher")
+ONE_D_TARGETS = ("sin_bump", "quadratic")
+INPUTS = ("uniform", "normal")
+ACTIVATIONS = ("relu", "tanh", "sigmoid", "softplus", "elu", "softsign", "identity")
+OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
+LOSSES = ("mse", "l1")
+DTYPES = ("float32", "float64")
+FAMILIES = ("mlp",)
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """Data-generating process: target function, inputs, sample sizes and noise.
+
+    Attributes
+    ----------
+    target : str
+        ``exp_diff`` (f = exp(x0 - x1)), ``sin_bump`` (f = sin x + exp(-x^2)/(1+|x|),
+        1-D), ``quadratic`` (f = 1 + 2x - 3x^2, 1-D), ``linear`` (f = x . beta with
+        ||beta||^2 = ``signal``, beta drawn isotropic per data seed) or ``teacher``
+        (a fixed random one-hidden-layer tanh network of ``teacher_width`` units,
+        drawn once from the root seed).
+    input : str
+        ``uniform`` on [0, 1]^dim or ``normal`` (standard Gaussian).
+    dim : int
+        Input dimension.
+    n_train, n_test : int
+        Sizes of the noisy training and test samples.
+    n_population : int
+        Size of the fresh noise-free sample used for ``f_error`` (0 turns it off).
+    noise : float
+        Standard deviation sigma of the additive Gaussian noise on y.
+    signal : float
+        ||beta||^2 for ``target = "linear"``.
+    teacher_width : int
+        Hidden width of the ``teacher`` target.
+    """
+
+    target: str = "exp_diff"
+    input: str = "uniform"
+    dim: int = 5
+    n_train: int = 20
+    n_test: int = 20
+    n_population: int = 10_000
+    noise: float = 1.5
+    signal: float = 1.0
+    teacher_width: int = 8
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Model family and architecture.
+
+    Attributes
+    ----------
+    family : str
+        ``mlp``: a fully connected network with ``depth`` hidden layers.
+    width : tuple of int
+        Hidden widths to sweep (resolved from a list, an int or a range table).
+    depth : int
+        Number of hidden layers.
+    activation : str
+        Hidden-layer activation.
+    """
+
+    family: str = "mlp"
+    width: tuple[int, ...] = tuple(range(1, 11))
+    depth: int = 1
+    activation: str = "relu"
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """Optimiser, schedule and numerics.
+
+    Attributes
+    ----------
+    optimizer : str
+        ``sgd``, ``adam``, ``adamw`` or ``rmsprop``, with ``torch.optim`` semantics.
+    lr : float
+        Learning rate.
+    momentum : float
+        Momentum of ``sgd`` and ``rmsprop``.
+    nesterov : bool
+        Nesterov momentum for ``sgd``.
+    betas : tuple of float
+        Adam/AdamW moment decay rates.
+    eps : float
+        Denominator guard of Adam, AdamW and RMSprop.
+    alpha : float
+        RMSprop smoothing constant.
+    weight_decay : float
+        L2 penalty (decoupled for ``adamw``).
+    epochs : int
+        Number of passes over the training set.
+    batch_size : int or None
+        Minibatch size; None means full batch (TOML ``"full"``).
+    loss : str
+        Training loss, ``mse`` or ``l1``.
+    dtype : str
+        ``float32`` or ``float64``.
+    record : tuple of int
+        Epochs at which metrics are recorded (0 = at initialisation).
+    """
+
+    optimizer: str = "adam"
+    lr: float = 0.01
+    momentum: float = 0.0
+    nesterov: bool = False
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+    alpha: float = 0.99
+    weight_decay: float = 0.0
+    epochs: int = 50
+    batch_size: int | None = None
+    loss: str = "mse"
+    dtype: str = "float32"
+    record: tuple[int, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class SeedSpec:
+    """Seeds: every cell's randomness derives from ``root`` and its coordinates.
+
+    Attributes
+    ----------
+    root : int
+        Root seed of the whole experiment.
+    data : int
+        Number of data sets (data seeds 0..data-1).
+    init : int
+        Number of initialisations per data set (init seeds 0..init-1).
+    """
+
+    root: int = 0
+    data: int = 1
+    init: int = 100
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A complete, validated experiment: the grid width x epoch x data seed x init seed.
+
+    Build it with :func:`load_experiment`; construct sections directly only in
+    code that has validated them.
+    """
+
+    name: str = "experiment"
+    description: str = ""
+    data: DataSpec = DataSpec()
+    model: ModelSpec = ModelSpec()
+    train: TrainSpec = TrainSpec()
+    seeds: SeedSpec = SeedSpec()
+
+    @property
+    def epochs(self) -> tuple[int, ...]:
+        """Recorded epochs (sorted, within 0..train.epochs)."""
+        return self.train.record or tuple(range(self.train.epochs + 1))
+
+    def n_params(self, width: int) -> int:
+        """Number of trainable parameters of the network of hidden width ``width``."""
+        d, depth = self.data.dim, self.model.depth
+        return (d + 1) * width + (depth - 1) * (width + 1) * width + width + 1
+
+    def to_dict(self) -> dict[str, Any]:
+        """Resolved experiment as a JSON- and TOML-friendly nested dict."""
+        out = dataclasses.asdict(self)
+        out["model"]["width"] = list(self.model.width)
+        out["train"]["betas"] = list(self.train.betas)
+        out["train"]["record"] = list(self.epochs)
+        out["train"]["batch_size"] = self.train.batch_size or "full"
+        return out
+
+    def to_json(self) -> str:
+        """Resolved experiment as JSON (stored in dataset attrs)."""
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    def replace(self, **sections: Any) -> Experiment:
+        """Return a re-validated copy with some keys changed.
+
+        Parameters
+        ----------
+        **sections
+            Per section, a mapping of keys to new values, e.g.
+            ``replace(train={"lr": 0.1}, model={"width": [4]})``.
+        """
+        spec = self.to_dict()
+        for section, values in sections.items():
+            if section not in spec or not isinstance(spec[section], dict):
+                raise ValueError(f"{section} = {values!r}: not an experiment section")
+            spec[section].update(values)
+        return load_experiment(spec)
+
+
+_SECTIONS: dict[str, type] = {
+    "data": DataSpec,
+    "model": ModelSpec,
+    "train": TrainSpec,
+    "seeds": SeedSpec,
+}
+
+
+def _fail(key: str, value: Any, why: str) -> ValueError:
+    return ValueError(f"{key} = {value!r}: {why}")
+
+
+def _closest(word: str, options: list[str]) -> str:
+    near = difflib.get_close_matches(word, options, n=1)
+    return f" (did you mean {near[0]!r}?)" if near else ""
+
+
+def _int(key: str, value: Any, low: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise _fail(key, value, "expected an integer")
+    if low is not None and value < low:
+        raise _fail(key, value, f"must be >= {low}")
+    return int(value)
+
+
+def _float(key: str, value: Any, low: float | None = None, strict: bool = False,
+           high: float | None = None) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+        raise _fail(key, value, "expected a number")
+    value = float(value)
+    if not math.isfinite(value):
+        raise _fail(key, value, "must be finite")
+    if low is not None and (value <= low if strict else value < low):
+        raise _fail(key, value, f"must be {'>' if strict else '>='} {low}")
+    if high is not None and value >= high:
+        raise _fail(key, value, f"must be < {high}")
+    return value
+
+
+def _choice(key: str, value: Any, options: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in options:
+        hint = _closest(value, list(options)) if isinstance(value, str) else ""
+        raise _fail(key, value, f"expected one of {', '.join(options)}{hint}")
+    return value
+
+
+def distinct_log_ints(start: int, stop: int, num: int) -> list[int]:
+    """``num`` distinct integers from ``start`` to ``stop``, roughly log-spaced.
+
+    Parameters
+    ----------
+    start, stop : int
+        Inclusive bounds, ``1 <= start <= stop``.
+    num : int
+        How many values; at most ``stop - start + 1``.
+
+    Returns
+    -------
+    list of int
+        Strictly increasing, first ``start`` and last ``stop``.
+    """
+    num = min(num, stop - start + 1)
+    raw = np.rint(np.geomspace(start, stop, num)).astype(int)
+    out = [int(raw[0])]
+    for v in raw[1:]:
+        out.append(max(int(v), out[-1] + 1))
+    for i in range(num - 1, -1, -1):
+        out[i] = min(out[i], stop - (num - 1 - i))
+    return out
+
+
+def _range_table(key: str, value: Mapping[str, Any], low: int) -> list[int]:
+    allowed = {"start", "stop", "step", "num", "log"}
+    for k in value:
+        if k not in allowed:
+            raise _fail(f"{key}.{k}", value[k], f"unknown key{_closest(k, sorted(allowed))}")
+    if "stop" not in value:
+        raise _fail(key, dict(value), "a range table needs 'stop'")
+    start = _int(f"{key}.start", value.get("start", low), low)
+    stop = _int(f"{key}.stop", value["stop"], start)
+    if value.get("log", False):
+        num = _int(f"{key}.num", value.get("num", 10), 1)
+        start = max(start, 1)
+        return ([0] if low == 0 and value.get("start", 0) == 0 else []) + distinct_log_ints(
+            start, stop, num)
+    if "num" in value:
+        num = _int(f"{key}.num", value["num"], 1)
+        return sorted({int(v) for v in np.rint(np.linspace(start, stop, num))})
+    step = _int(f"{key}.step", value.get("step", 1), 1)
+    return list(range(start, stop + 1, step))
+
+
+def _widths(value: Any) -> tuple[int, ...]:
+    key = "model.width"
+    if isinstance(value, Mapping):
+        widths = _range_table(key, value, 1)
+    elif isinstance(value, (list, tuple)):
+        widths = [_int(f"{key}[{i}]", v, 1) for i, v in enumerate(value)]
+    else:
+        widths = [_int(key, value, 1)]
+    if not widths:
+        raise _fail(key, value, "empty width grid")
+    if len(set(widths)) != len(widths):
+        raise _fail(key, value, "widths must be distinct")
+    return tuple(sorted(widths))
+
+
+def _record(value: Any, epochs: int) -> tuple[int, ...]:
+    key = "train.record"
+    if value == "all":
+        return tuple(range(epochs + 1))
+    if isinstance(value, Mapping):
+        if set(value) == {"every"}:
+            every = _int(f"{key}.every", value["every"], 1)
+            rec = set(range(0, epochs + 1, every)) | {epochs}
+        elif set(value) == {"log"}:
+            num = _int(f"{key}.log", value["log"], 2)
+            rec = {0} | (set(distinct_log_ints(1, epochs, num - 1)) if epochs else set())
+        else:
+            raise _fail(key, dict(value), "expected {every = k} or {log = num}")
+    elif isinstance(value, (list, tuple)):
+        rec = {_int(f"{key}[{i}]", v, 0) for i, v in enumerate(value)}
+        if not rec:
+            raise _fail(key, value, "no epochs to record")
+        if max(rec) > epochs:
+            raise _fail(key, value, f"epochs beyond train.epochs = {epochs}")
+    else:
+        raise _fail(key, value, "expected 'all', a list of epochs, {every = k} or {log = num}")
+    return tuple(sorted(rec))
+
+
+def _section(name: str, raw: Any) -> dict[str, Any]:
+    if not isinstance(raw, Mapping):
+        raise _fail(name, raw, "expected a table")
+    names = [f.name for f in dataclasses.fields(_SECTIONS[name])]
+    for k in raw:
+        if k not in names:
+            raise _fail(f"{name}.{k}", raw[k], f"unknown key{_closest(k, names)}")
+    return dict(raw)
+
+
+def _data(raw: dict[str, Any]) -> DataSpec:
+    d = DataSpec()
+    spec = DataSpec(
+        target=_choice("data.target", raw.get("target", d.target), TARGETS),
+        input=_choice("data.input", raw.get("input", d.input), INPUTS),
+        dim=_int("data.dim", raw.get("dim", d.dim), 1),
+        n_train=_int("data.n_train", raw.get("n_train", d.n_train), 1),
+        n_test=_int("data.n_test", raw.get("n_test", d.n_test), 1),
+        n_population=_int("data.n_population", raw.get("n_population", d.n_population), 0),
+        noise=_float("data.noise", raw.get("noise", d.noise), 0.0),
+        signal=_float("data.signal", raw.get("signal", d.signal), 0.0),
+        teacher_width=_int("data.teacher_width", raw.get("teacher_width", d.teacher_width), 1),
+    )
+    if spec.target in ONE_D_TARGETS and spec.dim != 1:
+        raise _fail("data.dim", spec.dim, f"target {spec.target!r} is 1-D: dim must be 1")
+    if spec.target == "exp_diff" and spec.dim < 2:
+        raise _fail("data.dim", spec.dim, "target 'exp_diff' needs dim >= 2")
+    return spec
+
+
+def _model(raw: dict[str, Any]) -> ModelSpec:
+    d = ModelSpec()
+    return ModelSpec(
+        family=_choice("model.family", raw.get("family", d.family), FAMILIES),
+        width=_widths(raw.get("width", list(d.width))),
+        depth=_int("model.depth", raw.get("depth", d.depth), 1),
+        activation=_choice("model.activation", raw.get("activation", d.activation), ACTIVATIONS),
+    )
+
+
+def _train(raw: dict[str, Any]) -> TrainSpec:
+    d = TrainSpec()
+    batch = raw.get("batch_size", "full")
+    if batch != "full":
+        batch = _int("train.batch_size", batch, 1)
+    betas = raw.get("betas", list(d.betas))
+    if not isinstance(betas, (list, tuple)) or len(betas) != 2:
+        raise _fail("train.betas", betas, "expected two numbers [beta1, beta2]")
+    nesterov = raw.get("nesterov", d.nesterov)
+    if not isinstance(nesterov, bool):
+        raise _fail("train.nesterov", nesterov, "expected true or false")
+    epochs = _int("train.epochs", raw.get("epochs", d.epochs), 0)
+    spec = TrainSpec(
+        optimizer=_choice("train.optimizer", raw.get("optimizer", d.optimizer), OPTIMIZERS),
+        lr=_float("train.lr", raw.get("lr", d.lr), 0.0, strict=True),
+        momentum=_float("train.momentum", raw.get("momentum", d.momentum), 0.0, high=1.0),
+        nesterov=nesterov,
+        betas=(_float("train.betas[0]", betas[0], 0.0, high=1.0),
+               _float("train.betas[1]", betas[1], 0.0, high=1.0)),
+        eps=_float("train.eps", raw.get("eps", d.eps), 0.0, strict=True),
+        alpha=_float("train.alpha", raw.get("alpha", d.alpha), 0.0, high=1.0),
+        weight_decay=_float("train.weight_decay", raw.get("weight_decay", d.weight_decay), 0.0),
+        epochs=epochs,
+        batch_size=None if batch == "full" else batch,
+        loss=_choice("train.loss", raw.get("loss", d.loss), LOSSES),
+        dtype=_choice("train.dtype", raw.get("dtype", d.dtype), DTYPES),
+        record=_record(raw.get("record", "all"), epochs),
+    )
+    if spec.nesterov and (spec.optimizer != "sgd" or spec.momentum == 0.0):
+        raise _fail("train.nesterov", True, "needs optimizer = 'sgd' and momentum > 0")
+    return spec
+
+
+def _seeds(raw: dict[str, Any]) -> SeedSpec:
+    d = SeedSpec()
+    return SeedSpec(
+        root=_int("seeds.root", raw.get("root", d.root), 0),
+        data=_int("seeds.data", raw.get("data", d.data), 1),
+        init=_int("seeds.init", raw.get("init", d.init), 1),
+    )
+
+
+def load_experiment(source: str | Path | Mapping[str, Any] | Experiment) -> Experiment:
+    """Build and validate an :class:`Experiment` from TOML or a mapping.
+
+    Parameters
+    ----------
+    source : str, Path, mapping or Experiment
+        Path to a TOML file, or a nested mapping with optional top-level keys
+        ``name`` and ``description`` and the tables ``data``, ``model``,
+        ``train`` and ``seeds``. Missing keys take the seed demo's defaults.
+        An :class:`Experiment` is returned unchanged.
+
+    Returns
+    -------
+    Experiment
+
+    Raises
+    ------
+    ValueError
+        On unreadable TOML, unknown keys, wrong types or out-of-range values;
+        the message names the key and the value.
+
+    Examples
+    --------
+    >>> exp = load_experiment({"model": {"width": [1, 2, 4]}, "train": {"epochs": 5}})
+    >>> exp.model.width, exp.epochs[-1]
+    ((1, 2, 4), 5)
+    """
+    if isinstance(source, Experiment):
+        return source
+    name = "experiment"
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        try:
+            raw: Mapping[str, Any] = tomllib.loads(path.read_text())
+        except OSError as err:
+            raise ValueError(f"{path}: cannot read ({err.strerror})") from None
+        except tomllib.TOMLDecodeError as err:
+            raise ValueError(f"{path}: invalid TOML: {err}") from None
+        name = path.stem
+    elif isinstance(source, Mapping):
+        raw = source
+    else:
+        raise TypeError(f"expected a path, a mapping or an Experiment, got {type(source)!r}")
+    top = {"name", "description", *_SECTIONS}
+    for k in raw:
+        if k not in top:
+            raise _fail(k, raw[k], f"unknown section or key{_closest(k, sorted(top))}")
+    name = raw.get("name", name)
+    description = raw.get("description", "")
+    for key, value in (("name", name), ("description", description)):
+        if not isinstance(value, str):
+            raise _fail(key, value, "expected a string")
+    sections = {s: _section(s, raw.get(s, {})) for s in _SECTIONS}
+    return Experiment(
+        name=name,
+        description=description,
+        data=_data(sections["data"]),
+        model=_model(sections["model"]),
+        train=_train(sections["train"]),
+        seeds=_seeds(sections["seeds"]),
+    )

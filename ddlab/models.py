@@ -1,0 +1,128 @@
+"""Network definitions: activations with their derivatives, per-cell initialisation, make_model.
+
+A cell's initial parameters are PyTorch's default ``nn.Linear`` initialisation,
+U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights and biases, drawn from one
+float64 uniform stream seeded by the cell's coordinates. :func:`make_model`
+and the batched engine both use :func:`init_params`, so they agree exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ._seeding import cell_seed
+from .experiment import Experiment, load_experiment
+
+__all__ = ["ACTIVATION", "init_params", "make_model", "minibatch_order"]
+
+Tensor = torch.Tensor
+
+#: name -> (forward, torch module class, derivative given (z, a=forward(z)))
+ACTIVATION: dict[str, tuple[Callable[[Tensor], Tensor], type[nn.Module],
+                            Callable[[Tensor, Tensor], Tensor]]] = {
+    "relu": (torch.relu, nn.ReLU, lambda z, a: (z > 0).to(z.dtype)),
+    "tanh": (torch.tanh, nn.Tanh, lambda z, a: 1 - a * a),
+    "sigmoid": (torch.sigmoid, nn.Sigmoid, lambda z, a: a * (1 - a)),
+    "softplus": (F.softplus, nn.Softplus,
+                 lambda z, a: torch.where(z > 20, 1.0, torch.sigmoid(z)).to(z.dtype)),
+    "elu": (F.elu, nn.ELU, lambda z, a: torch.where(z > 0, 1.0, a + 1).to(z.dtype)),
+    "softsign": (F.softsign, nn.Softsign, lambda z, a: (1 + z.abs()).pow(-2)),
+    "identity": (lambda z: z, nn.Identity, lambda z, a: torch.ones_like(z)),
+}
+
+
+def layer_shapes(dim: int, width: int, depth: int) -> list[tuple[int, int]]:
+    """(out, in) shape of each ``Linear`` layer of an MLP."""
+    return [(width, dim)] + [(width, width)] * (depth - 1) + [(1, width)]
+
+
+def init_params(experiment: Experiment, width: int, data_seed: int,
+                init_seed: int) -> list[tuple[Tensor, Tensor]]:
+    """Initial (weight, bias) pairs of one cell, in float64.
+
+    Parameters
+    ----------
+    experiment : Experiment
+    width : int
+        Hidden width of the cell.
+    data_seed, init_seed : int
+        The cell's seeds.
+
+    Returns
+    -------
+    list of (Tensor, Tensor)
+        One pair per ``Linear`` layer, weight of shape (out, in), bias (out,).
+    """
+    shapes = layer_shapes(experiment.data.dim, width, experiment.model.depth)
+    total = sum(o * i + o for o, i in shapes)
+    gen = torch.Generator().manual_seed(
+        cell_seed(experiment.seeds.root, "init", width, data_seed, init_seed))
+    u = torch.rand(total, generator=gen, dtype=torch.float64).mul_(2).sub_(1)
+    out, pos = [], 0
+    for o, i in shapes:
+        bound = i**-0.5
+        w = u[pos:pos + o * i].view(o, i) * bound
+        b = u[pos + o * i:pos + o * i + o] * bound
+        pos += o * i + o
+        out.append((w, b))
+    return out
+
+
+def make_model(experiment, width: int, data_seed: int, init_seed: int) -> nn.Sequential:
+    """The network of one cell, holding exactly the initial parameters ``run`` uses.
+
+    Parameters
+    ----------
+    experiment : Experiment or mapping or path
+    width : int
+        Hidden width.
+    data_seed, init_seed : int
+        The cell's seeds.
+
+    Returns
+    -------
+    torch.nn.Sequential
+        ``Linear``/activation layers in the experiment's dtype.
+    """
+    exp = load_experiment(experiment)
+    dtype = getattr(torch, exp.train.dtype)
+    act = ACTIVATION[exp.model.activation][1]
+    layers: list[nn.Module] = []
+    for k, (w, b) in enumerate(init_params(exp, width, data_seed, init_seed)):
+        lin = nn.Linear(w.shape[1], w.shape[0], dtype=dtype)
+        with torch.no_grad():
+            lin.weight.copy_(w)
+            lin.bias.copy_(b)
+        layers.append(lin)
+        if k < exp.model.depth:
+            layers.append(act())
+    return nn.Sequential(*layers)
+
+
+def minibatch_order(experiment, width: int, data_seed: int, init_seed: int) -> Tensor:
+    """The order in which one cell visits its training points, epoch by epoch.
+
+    Epoch ``e`` visits ``order[e]`` in consecutive slices of ``batch_size``
+    (the last one may be shorter). The permutations are argsorts of uniforms
+    drawn from the cell's own shuffle stream.
+
+    Parameters
+    ----------
+    experiment : Experiment or mapping or path
+    width, data_seed, init_seed : int
+        The cell's coordinates.
+
+    Returns
+    -------
+    Tensor
+        int64 of shape (epochs, n_train).
+    """
+    exp = load_experiment(experiment)
+    gen = torch.Generator().manual_seed(
+        cell_seed(exp.seeds.root, "shuffle", width, data_seed, init_seed))
+    keys = torch.rand(exp.train.epochs, exp.data.n_train, generator=gen, dtype=torch.float64)
+    return keys.argsort(dim=1)

@@ -1,0 +1,69 @@
+"""Shared helpers: a plain one-model-at-a-time PyTorch reference loop."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import ddlab
+
+torch.set_num_threads(1)
+
+
+def torch_optimizer(exp: ddlab.Experiment, params):
+    """The torch.optim optimiser an experiment's [train] section describes."""
+    t = exp.train
+    if t.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=t.lr, momentum=t.momentum, nesterov=t.nesterov,
+                               weight_decay=t.weight_decay)
+    if t.optimizer == "rmsprop":
+        return torch.optim.RMSprop(params, lr=t.lr, alpha=t.alpha, eps=t.eps,
+                                   momentum=t.momentum, weight_decay=t.weight_decay)
+    cls = torch.optim.Adam if t.optimizer == "adam" else torch.optim.AdamW
+    return cls(params, lr=t.lr, betas=t.betas, eps=t.eps, weight_decay=t.weight_decay)
+
+
+def plain_curves(exp: ddlab.Experiment, width: int, data_seed: int,
+                 init_seed: int) -> dict[str, np.ndarray]:
+    """Metric curves of one cell trained alone with nn.Sequential and torch.optim."""
+    s = ddlab.make_data(exp, data_seed)
+    model = ddlab.make_model(exp, width, data_seed, init_seed)
+    opt = torch_optimizer(exp, model.parameters())
+    loss_fn = torch.nn.MSELoss() if exp.train.loss == "mse" else torch.nn.L1Loss()
+    order = ddlab.minibatch_order(exp, width, data_seed, init_seed)
+    n, bs = exp.data.n_train, exp.train.batch_size or exp.data.n_train
+    curves: dict[str, list[float]] = {k: [] for k in
+                                      ("train_loss", "test_loss", "f_error_train", "f_error")}
+
+    def mse(x, t):
+        with torch.no_grad():
+            return float(((model(x).squeeze(-1) - t) ** 2).mean())
+
+    def record():
+        curves["train_loss"].append(mse(s.x_train, s.y_train))
+        curves["test_loss"].append(mse(s.x_test, s.y_test))
+        curves["f_error_train"].append(mse(s.x_train, s.f_train))
+        curves["f_error"].append(mse(s.x_pop, s.f_pop))
+
+    for epoch in range(exp.train.epochs):
+        if epoch in exp.epochs:
+            record()
+        batches = [torch.arange(n)] if bs >= n else order[epoch].split(bs)
+        for idx in batches:
+            opt.zero_grad()
+            loss = loss_fn(model(s.x_train[idx]).squeeze(-1), s.y_train[idx])
+            loss.backward()
+            opt.step()
+    record()
+    return {k: np.array(v) for k, v in curves.items()}
+
+
+def cell_curves(ds, width: int, data_seed: int, init_seed: int) -> dict[str, np.ndarray]:
+    """The four metric curves of one cell of a run's dataset."""
+    cell = ds.sel(width=width, data_seed=data_seed, init_seed=init_seed)
+    return {k: cell[k].values for k in ("train_loss", "test_loss", "f_error_train", "f_error")
+            if k in ds}
+
+
+requires_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
