@@ -1,11 +1,16 @@
 """ddlab: batched simulations of double descent and generalization in small networks.
 
-The public API is re-exported here; see the README for a tour.
+The public API is re-exported here. Names from the simulation layer (the only
+layer that imports torch) load on first use, so ``import ddlab`` and the
+numpy/xarray layers stay free of torch.
 """
 
-from importlib.metadata import PackageNotFoundError, version
+from __future__ import annotations
 
-from .data import Samples, make_data
+import importlib
+from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
+
 from .dataset import VARIABLES
 from .experiment import (
     DataSpec,
@@ -15,13 +20,25 @@ from .experiment import (
     TrainSpec,
     load_experiment,
 )
-from .grid import plan_chunks, run
-from .models import make_model, minibatch_order
+
+if TYPE_CHECKING:
+    from .data import Samples, make_data
+    from .grid import plan_chunks, run
+    from .models import make_model, minibatch_order
 
 try:
     __version__ = version("ddlab")
 except PackageNotFoundError:  # pragma: no cover - source tree without install
     __version__ = "0.0.0+unknown"
+
+_LAZY = {
+    "Samples": "data",
+    "make_data": "data",
+    "make_model": "models",
+    "minibatch_order": "models",
+    "plan_chunks": "grid",
+    "run": "grid",
+}
 
 __all__ = [
     "VARIABLES",
@@ -39,3 +56,15 @@ __all__ = [
     "plan_chunks",
     "run",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'ddlab' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

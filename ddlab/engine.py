@@ -28,7 +28,7 @@ import torch
 from ._seeding import cell_seed
 from .data import make_data
 from .experiment import Experiment
-from .models import ACTIVATION, init_params
+from .models import ACTIVATION, cell_uniforms
 
 __all__ = ["METRICS", "train_chunk"]
 
@@ -37,7 +37,7 @@ Tensor = torch.Tensor
 #: Metric names recorded by the engine, in output order.
 METRICS = ("train_loss", "test_loss", "f_error_train", "f_error")
 
-_EVAL_ELEMENTS = 1 << 21  # rows x hidden units per evaluation slab (stays in cache)
+_EVAL_ELEMENTS = 1 << 20  # rows x hidden units per evaluation slab (stays in cache)
 _SHUFFLE_BLOCK = 16  # epochs of minibatch order drawn at a time
 
 
@@ -47,122 +47,174 @@ class _Bucket:
     cells: slice  # range of cells within the chunk
     units: slice  # range of first-layer hidden units
     deep: list[tuple[slice, slice]]  # per extra hidden layer: (weight, bias) flat ranges
-    out_w: slice
-    out_b: slice
+
+    @property
+    def n_cells(self) -> int:
+        return self.cells.stop - self.cells.start
 
 
 class _Layout:
-    """Flat-buffer layout of the parameters of cells sorted by width."""
+    """Flat-buffer layout of the parameters of cells sorted by width.
+
+    ``[W1^T (d, H) | b1 (H) | per bucket and extra layer: W (c, w, w), b (c, w) |
+    w_out (H) | b_out (C)]``: first-layer weights and output weights are aligned
+    with the H concatenated hidden units, output biases with the C cells. The
+    first layer is stored transposed because its gradient ``x^T dZ^T`` is several
+    times faster in that orientation for skinny inputs.
+    """
 
     def __init__(self, widths: Sequence[int], dim: int, depth: int):
+        self.widths = np.asarray(widths, dtype=np.int64)
         self.dim, self.depth = dim, depth
         self.n_cells = len(widths)
-        self.n_units = int(sum(widths))
-        pos = self.n_units * dim + self.n_units
+        self.n_units = int(self.widths.sum())
+        h = self.n_units
+        pos = h * dim + h
         self.buckets: list[_Bucket] = []
         cell = unit = 0
-        for w in sorted(set(widths)):
-            c = sum(1 for v in widths if v == w)
+        for w in np.unique(self.widths).tolist():
+            c = int((self.widths == w).sum())
             deep = []
             for _ in range(depth - 1):
                 mid, end = pos + c * w * w, pos + c * w * (w + 1)
                 deep.append((slice(pos, mid), slice(mid, end)))
-                pos += c * w * (w + 1)
-            self.buckets.append(_Bucket(
-                w, slice(cell, cell + c), slice(unit, unit + c * w), deep,
-                slice(pos, pos + c * w), slice(pos + c * w, pos + c * w + c)))
-            pos += c * w + c
+                pos = end
+            self.buckets.append(_Bucket(w, slice(cell, cell + c), slice(unit, unit + c * w), deep))
             cell += c
             unit += c * w
-        self.size = pos
+        self.out_slice = slice(pos, pos + h)
+        self.size = pos + h + self.n_cells
+        self.cell_of_unit = torch.repeat_interleave(torch.arange(self.n_cells),
+                                                    torch.from_numpy(self.widths))
 
     def first(self, buf: Tensor) -> tuple[Tensor, Tensor]:
         h, d = self.n_units, self.dim
-        return buf[:h * d].view(h, d), buf[h * d:h * d + h]
+        return buf[:h * d].view(d, h), buf[h * d:h * d + h]
 
     def deep(self, buf: Tensor, b: _Bucket, k: int) -> tuple[Tensor, Tensor]:
-        c, w = b.cells.stop - b.cells.start, b.width
         ws, bs = b.deep[k]
-        return buf[ws].view(c, w, w), buf[bs].view(c, w)
+        return buf[ws].view(b.n_cells, b.width, b.width), buf[bs].view(b.n_cells, b.width)
 
-    def out(self, buf: Tensor, b: _Bucket) -> tuple[Tensor, Tensor]:
-        c, w = b.cells.stop - b.cells.start, b.width
-        return buf[b.out_w].view(c, w), buf[b.out_b]
+    def out(self, buf: Tensor) -> tuple[Tensor, Tensor]:
+        return buf[self.out_slice], buf[self.out_slice.stop:self.size]
 
-    def pack(self, cells: list[list[tuple[Tensor, Tensor]]]) -> Tensor:
-        """Flat buffer from per-cell (weight, bias) lists, cells in chunk order."""
-        parts = [torch.cat([p[0][0] for p in cells]).reshape(-1),
-                 torch.cat([p[0][1] for p in cells])]
+    def gather(self) -> tuple[np.ndarray, np.ndarray]:
+        """Where each flat entry comes from in the concatenated per-cell uniforms, and its bound.
+
+        Each cell's uniforms are laid out layer by layer (weight row-major, then
+        bias), as :func:`ddlab.models.cell_uniforms` draws them.
+        """
+        d, depth, widths = self.dim, self.depth, self.widths
+        n_par = d * widths + widths + (depth - 1) * (widths * widths + widths) + widths + 1
+        offset = np.concatenate([[0], np.cumsum(n_par)[:-1]])
+        index: list[np.ndarray] = []
+        bound: list[np.ndarray] = []
+
+        def take(b: _Bucket, start: int, length: int, fan_in: int) -> None:
+            rows = offset[b.cells][:, None] + start + np.arange(length)
+            index.append(rows.ravel())
+            bound.append(np.full(rows.size, fan_in**-0.5))
+
+        first = [(offset[b.cells][:, None] + np.arange(b.width * d)).reshape(-1, d)
+                 for b in self.buckets]
+        index.append(np.concatenate(first).T.ravel())  # stored transposed: (d, H)
+        bound.append(np.full(self.n_units * d, d**-0.5))
         for b in self.buckets:
-            group = cells[b.cells]
-            for k in range(1, self.depth):
-                parts += [torch.stack([p[k][0] for p in group]).reshape(-1),
-                          torch.stack([p[k][1] for p in group]).reshape(-1)]
-            parts += [torch.stack([p[-1][0][0] for p in group]).reshape(-1),
-                      torch.cat([p[-1][1] for p in group])]
-        return torch.cat(parts)
+            take(b, b.width * d, b.width, d)
+        for b in self.buckets:
+            for k in range(depth - 1):
+                start = b.width * (d + 1) + k * b.width * (b.width + 1)
+                take(b, start, b.width * b.width, b.width)
+                take(b, start + b.width * b.width, b.width, b.width)
+        for b in self.buckets:
+            take(b, b.width * (d + 1) + (depth - 1) * b.width * (b.width + 1), b.width, b.width)
+        index.append(offset + n_par - 1)
+        bound.append(widths ** -0.5)
+        return np.concatenate(index), np.concatenate(bound)
 
 
 class _Net:
-    """Forward and hand-written backward of all cells of a chunk."""
+    """Forward and hand-written backward of all cells of a chunk.
 
-    def __init__(self, layout: _Layout, activation: str):
+    Activations are feature-major: (hidden units, rows).
+    """
+
+    def __init__(self, layout: _Layout, activation: str, device: str):
         self.layout = layout
-        self.act, _, self.dact = ACTIVATION[activation]
+        self.act = ACTIVATION[activation]
+        self.cell_of_unit = layout.cell_of_unit.to(device)
 
-    def forward(self, params: Tensor, x: Tensor, out: Tensor | None = None):
-        """Outputs (cells, rows) for inputs x (rows, dim), and what backward needs."""
+    def forward(self, params: Tensor, x: Tensor, scratch: Tensor | None = None):
+        """Outputs (cells, rows) for inputs x (rows, dim), and what backward needs.
+
+        Given a ``scratch`` buffer of at least H x rows elements, nothing is kept
+        for backward and the first layer is computed in place in it, which is
+        several times faster for large evaluation slabs.
+        """
         lay = self.layout
-        w1, b1 = lay.first(params)
-        z1 = torch.addmm(b1, x, w1.t())
-        a1 = self.act(z1)
-        n = x.shape[0]
-        if out is None:
-            out = x.new_empty(lay.n_cells, n)
-        hidden = []
+        keep = scratch is None
+        act = self.act.fn if keep else self.act.inplace
+        w1t, b1 = lay.first(params)
+        z1 = None if keep else scratch[:lay.n_units * x.shape[0]].view(lay.n_units, x.shape[0])
+        z1 = torch.addmm(b1.unsqueeze(1), w1t.t(), x.t(), out=z1)
+        a1 = act(z1)
+        rows = x.shape[0]
+        traces = []
+        last = a1
+        if lay.depth > 1:
+            last = torch.empty_like(a1)
+            for b in lay.buckets:
+                h = a1[b.units].view(b.n_cells, b.width, rows)
+                trace = [(None, h)]
+                for k in range(lay.depth - 1):
+                    wk, bk = lay.deep(params, b, k)
+                    z = torch.baddbmm(bk.unsqueeze(2), wk, h)
+                    h = act(z)
+                    trace.append((z, h))
+                last[b.units].view(b.n_cells, b.width, rows).copy_(h)
+                traces.append(trace)
+        wo, bo = lay.out(params)
+        prod = last * wo.unsqueeze(1) if keep else last.mul_(wo.unsqueeze(1))
+        out = x.new_empty(lay.n_cells, rows)
         for b in lay.buckets:
-            c = b.cells.stop - b.cells.start
-            h = a1[:, b.units].view(n, c, b.width).transpose(0, 1)
-            trace = [(None, h)]
-            for k in range(lay.depth - 1):
-                wk, bk = lay.deep(params, b, k)
-                z = torch.baddbmm(bk.unsqueeze(1), h, wk.transpose(1, 2))
-                h = self.act(z)
-                trace.append((z, h))
-            wo, bo = lay.out(params, b)
-            torch.sum(h * wo.unsqueeze(1), dim=2, out=out[b.cells])
-            out[b.cells] += bo.unsqueeze(1)
-            hidden.append(trace)
-        return out, (x, z1, a1, hidden)
+            torch.sum(prod[b.units].view(b.n_cells, b.width, rows), dim=1, out=out[b.cells])
+        out += bo.unsqueeze(1)
+        return out, (x, z1, a1, traces, last)
 
-    def backward(self, params: Tensor, cache, dout: Tensor, grad: Tensor) -> None:
-        """Write into ``grad`` the gradient of sum_c loss_c given dout = dloss_c/dout_c."""
+    def backward(self, params: Tensor, cache, g: Tensor, grad: Tensor) -> None:
+        """Write into ``grad`` the gradient of sum_c loss_c, given g = dloss_c/dout_c.
+
+        ``g`` has shape (cells, n); only the first n rows of the cached forward
+        pass (the training rows) enter the gradient.
+        """
         lay = self.layout
-        x, z1, a1, hidden = cache
-        n = x.shape[0]
-        da1 = torch.empty_like(a1)
-        for b, trace in zip(lay.buckets, hidden, strict=True):
-            c = b.cells.stop - b.cells.start
-            g = dout[b.cells]  # (c, n)
-            h = trace[-1][1]
-            gwo, gbo = lay.out(grad, b)
-            torch.sum(g.unsqueeze(2) * h, dim=1, out=gwo)
-            torch.sum(g, dim=1, out=gbo)
-            wo, _ = lay.out(params, b)
-            dh = g.unsqueeze(2) * wo.unsqueeze(1)  # (c, n, w)
-            for k in range(lay.depth - 2, -1, -1):
-                z, h = trace[k + 1]
-                dz = dh * self.dact(z, h)
-                gwk, gbk = lay.deep(grad, b, k)
-                torch.bmm(dz.transpose(1, 2), trace[k][1], out=gwk)
-                torch.sum(dz, dim=1, out=gbk)
-                wk, _ = lay.deep(params, b, k)
-                dh = torch.bmm(dz, wk)
-            da1[:, b.units].view(n, c, b.width).copy_(dh.transpose(0, 1))
-        dz1 = da1.mul_(self.dact(z1, a1))
-        gw1, gb1 = lay.first(grad)
-        torch.mm(dz1.t(), x, out=gw1)
-        torch.sum(dz1, dim=0, out=gb1)
+        x, z1, a1, traces, last = cache
+        n = g.shape[1]
+        x, z1, a1, last = x[:n], z1[:, :n], a1[:, :n], last[:, :n]
+        wo, _ = lay.out(params)
+        gwo, gbo = lay.out(grad)
+        dlast = g.index_select(0, self.cell_of_unit)  # (H, n)
+        torch.sum(dlast * last, dim=1, out=gwo)
+        torch.sum(g, dim=1, out=gbo)
+        dlast.mul_(wo.unsqueeze(1))
+        da1 = dlast
+        if lay.depth > 1:
+            da1 = torch.empty_like(dlast)
+            for b, trace in zip(lay.buckets, traces, strict=True):
+                dh = dlast[b.units].view(b.n_cells, b.width, n)
+                for k in range(lay.depth - 2, -1, -1):
+                    z, h = (t[..., :n] for t in trace[k + 1])
+                    dz = dh * self.act.derivative(z, h)
+                    gwk, gbk = lay.deep(grad, b, k)
+                    torch.bmm(dz, trace[k][1][..., :n].transpose(1, 2), out=gwk)
+                    torch.sum(dz, dim=2, out=gbk)
+                    wk, _ = lay.deep(params, b, k)
+                    dh = torch.bmm(wk.transpose(1, 2), dz)
+                da1[b.units].view(b.n_cells, b.width, n).copy_(dh)
+        dz1 = da1.mul_(self.act.derivative(z1, a1))
+        gw1t, gb1 = lay.first(grad)
+        torch.mm(x.t(), dz1.t(), out=gw1t)
+        torch.sum(dz1, dim=1, out=gb1)
 
 
 class _Optimizer:
@@ -212,17 +264,21 @@ def _sq_errors(net: _Net, params: Tensor, x: Tensor, targets: Sequence[Tensor]) 
     """Mean squared error of every cell against each target, over the rows of x, in slabs."""
     rows = max(1, _EVAL_ELEMENTS // max(1, net.layout.n_units))
     sums = [x.new_zeros(net.layout.n_cells) for _ in targets]
+    scratch = x.new_empty(net.layout.n_units * min(rows, x.shape[0]))
     for start in range(0, x.shape[0], rows):
-        pred, _ = net.forward(params, x[start:start + rows])
+        pred, _ = net.forward(params, x[start:start + rows], scratch)
         for acc, t in zip(sums, targets, strict=True):
             acc += (pred - t[start:start + rows]).square_().sum(dim=1)
-    n = max(1, x.shape[0])
-    return [acc / n for acc in sums]
+    return [acc / max(1, x.shape[0]) for acc in sums]
 
 
 def _loss_grad(kind: str, pred: Tensor, y: Tensor, weight: Tensor | float) -> Tensor:
     r = pred - y
     return (r.mul_(2) if kind == "mse" else r.sign_()).mul_(weight)
+
+
+def _mse(pred: Tensor, target: Tensor) -> Tensor:
+    return (pred - target).square_().mean(dim=1)
 
 
 def train_chunk(experiment: Experiment, data_seed: int, cells: Sequence[tuple[int, int]],
@@ -244,61 +300,52 @@ def train_chunk(experiment: Experiment, data_seed: int, cells: Sequence[tuple[in
         For each name in :data:`METRICS` that the experiment records, a float64
         array of shape (len(experiment.epochs), len(cells)), cells in the order given.
     """
-    exp = experiment
-    tr = exp.train
-    order = sorted(range(len(cells)), key=lambda i: (cells[i][0], cells[i][1]))
-    sorted_cells = [cells[i] for i in order]
-    widths = [w for w, _ in sorted_cells]
+    exp, tr = experiment, experiment.train
+    order = sorted(range(len(cells)), key=lambda i: cells[i])
+    ordered = [cells[i] for i in order]
     dtype = getattr(torch, tr.dtype)
-    layout = _Layout(widths, exp.data.dim, exp.model.depth)
-    net = _Net(layout, exp.model.activation)
-    params = layout.pack([init_params(exp, w, data_seed, s) for w, s in sorted_cells])
+    layout = _Layout([w for w, _ in ordered], exp.data.dim, exp.model.depth)
+    net = _Net(layout, exp.model.activation, device)
+    index, bound = layout.gather()
+    uniforms = torch.cat([cell_uniforms(exp, w, data_seed, i) for w, i in ordered])
+    params = uniforms[torch.from_numpy(index)].mul_(2).sub_(1).mul_(torch.from_numpy(bound))
     params = params.to(device=device, dtype=dtype)
     grad = torch.zeros_like(params)
     opt = _Optimizer(tr, params)
-    s = make_data(exp, data_seed)
     x_train, y_train, x_test, y_test, x_pop, f_train, f_pop, _ = (
-        t.to(device) for t in s)
+        t.to(device) for t in make_data(exp, data_seed))
     n = x_train.shape[0]
-    record = exp.epochs
-    rec_index = {e: i for i, e in enumerate(record)}
+    rec_index = {e: i for i, e in enumerate(exp.epochs)}
     names = [m for m in METRICS if m != "f_error" or exp.data.n_population > 0]
-    res = {m: torch.full((len(record), len(cells)), torch.nan, dtype=torch.float64)
-           for m in names}
+    res = {m: params.new_full((len(rec_index), len(cells)), torch.nan) for m in names}
 
-    def store(name: str, epoch: int, value: Tensor) -> None:
-        res[name][rec_index[epoch]] = value.to("cpu", torch.float64)
-
-    def evaluate(epoch: int, train_pred: Tensor | None) -> None:
-        if train_pred is None:
-            tl, ft = _sq_errors(net, params, x_train, [y_train, f_train])
-        else:
-            tl = (train_pred - y_train).square().mean(dim=1)
-            ft = (train_pred - f_train).square().mean(dim=1)
-        store("train_loss", epoch, tl)
-        store("f_error_train", epoch, ft)
-        store("test_loss", epoch, _sq_errors(net, params, x_test, [y_test])[0])
+    def record(epoch: int, train_pred: Tensor, test_pred: Tensor) -> None:
+        i = rec_index[epoch]
+        res["train_loss"][i] = _mse(train_pred, y_train)
+        res["f_error_train"][i] = _mse(train_pred, f_train)
+        res["test_loss"][i] = _mse(test_pred, y_test)
         if "f_error" in res:
-            store("f_error", epoch, _sq_errors(net, params, x_pop, [f_pop])[0])
+            res["f_error"][i] = _sq_errors(net, params, x_pop, [f_pop])[0]
 
-    out = x_train.new_empty(len(cells), n)
     if tr.batch_size is None or tr.batch_size >= n:
+        x_both = torch.cat([x_train, x_test])
         for epoch in range(tr.epochs + 1):
-            pred, cache = net.forward(params, x_train, out)
-            if epoch in rec_index:
-                evaluate(epoch, pred)
+            recorded = epoch in rec_index
+            pred, cache = net.forward(params, x_both if recorded else x_train)
+            if recorded:
+                record(epoch, pred[:, :n], pred[:, n:])
             if epoch == tr.epochs:
                 break
-            net.backward(params, cache, _loss_grad(tr.loss, pred, y_train, 1.0 / n), grad)
+            net.backward(params, cache, _loss_grad(tr.loss, pred[:, :n], y_train, 1.0 / n), grad)
             opt.step(params, grad)
     else:
         gens = [torch.Generator().manual_seed(cell_seed(exp.seeds.root, "shuffle", w, data_seed, i))
-                for w, i in sorted_cells]
-        bs = tr.batch_size
+                for w, i in ordered]
         weight = x_train.new_zeros(len(cells), n)
         for epoch in range(tr.epochs + 1):
             if epoch in rec_index:
-                evaluate(epoch, None)
+                scratch = x_train.new_empty(layout.n_units * max(n, x_test.shape[0]))
+                record(epoch, *(net.forward(params, x, scratch)[0] for x in (x_train, x_test)))
             if epoch == tr.epochs:
                 break
             if epoch % _SHUFFLE_BLOCK == 0:
@@ -306,11 +353,11 @@ def train_chunk(experiment: Experiment, data_seed: int, cells: Sequence[tuple[in
                 perms = torch.stack([torch.rand(block, n, generator=g, dtype=torch.float64)
                                      for g in gens]).argsort(dim=2).to(device)
             perm = perms[:, epoch % _SHUFFLE_BLOCK]
-            for start in range(0, n, bs):
-                idx = perm[:, start:start + bs]
+            for start in range(0, n, tr.batch_size):
+                idx = perm[:, start:start + tr.batch_size]
                 weight.zero_().scatter_(1, idx, 1.0 / idx.shape[1])
-                pred, cache = net.forward(params, x_train, out)
+                pred, cache = net.forward(params, x_train)
                 net.backward(params, cache, _loss_grad(tr.loss, pred, y_train, weight), grad)
                 opt.step(params, grad)
-    inverse = np.argsort(order)
-    return {m: v.numpy()[:, inverse] for m, v in res.items()}
+    inverse = torch.from_numpy(np.argsort(order))
+    return {m: v.to("cpu", torch.float64)[:, inverse].numpy() for m, v in res.items()}

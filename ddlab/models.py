@@ -9,6 +9,7 @@ and the batched engine both use :func:`init_params`, so they agree exactly.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -17,21 +18,35 @@ from torch.nn import functional as F
 from ._seeding import cell_seed
 from .experiment import Experiment, load_experiment
 
-__all__ = ["ACTIVATION", "init_params", "make_model", "minibatch_order"]
+__all__ = [
+    "ACTIVATION", "Activation", "cell_uniforms", "init_params", "make_model", "minibatch_order",
+]
 
 Tensor = torch.Tensor
 
-#: name -> (forward, torch module class, derivative given (z, a=forward(z)))
-ACTIVATION: dict[str, tuple[Callable[[Tensor], Tensor], type[nn.Module],
-                            Callable[[Tensor, Tensor], Tensor]]] = {
-    "relu": (torch.relu, nn.ReLU, lambda z, a: (z > 0).to(z.dtype)),
-    "tanh": (torch.tanh, nn.Tanh, lambda z, a: 1 - a * a),
-    "sigmoid": (torch.sigmoid, nn.Sigmoid, lambda z, a: a * (1 - a)),
-    "softplus": (F.softplus, nn.Softplus,
-                 lambda z, a: torch.where(z > 20, 1.0, torch.sigmoid(z)).to(z.dtype)),
-    "elu": (F.elu, nn.ELU, lambda z, a: torch.where(z > 0, 1.0, a + 1).to(z.dtype)),
-    "softsign": (F.softsign, nn.Softsign, lambda z, a: (1 + z.abs()).pow(-2)),
-    "identity": (lambda z: z, nn.Identity, lambda z, a: torch.ones_like(z)),
+
+class Activation(NamedTuple):
+    """An activation: its function, its torch module, an in-place variant, its derivative."""
+
+    fn: Callable[[Tensor], Tensor]
+    module: type[nn.Module]
+    inplace: Callable[[Tensor], Tensor]
+    derivative: Callable[[Tensor, Tensor], Tensor]  # given z and a = fn(z)
+
+
+ACTIVATION: dict[str, Activation] = {
+    "relu": Activation(torch.relu, nn.ReLU, torch.relu_, lambda z, a: (z > 0).to(z.dtype)),
+    "tanh": Activation(torch.tanh, nn.Tanh, torch.tanh_, lambda z, a: 1 - a * a),
+    "sigmoid": Activation(torch.sigmoid, nn.Sigmoid, torch.sigmoid_, lambda z, a: a * (1 - a)),
+    "softplus": Activation(
+        F.softplus, nn.Softplus, lambda z: z.copy_(F.softplus(z)),
+        lambda z, a: torch.where(z > 20, 1.0, torch.sigmoid(z)).to(z.dtype)),
+    "elu": Activation(F.elu, nn.ELU, lambda z: F.elu(z, inplace=True),
+                      lambda z, a: torch.where(z > 0, 1.0, a + 1).to(z.dtype)),
+    "softsign": Activation(F.softsign, nn.Softsign, lambda z: z.div_(1 + z.abs()),
+                           lambda z, a: (1 + z.abs()).pow(-2)),
+    "identity": Activation(lambda z: z, nn.Identity, lambda z: z,
+                           lambda z, a: torch.ones_like(z)),
 }
 
 
@@ -40,9 +55,25 @@ def layer_shapes(dim: int, width: int, depth: int) -> list[tuple[int, int]]:
     return [(width, dim)] + [(width, width)] * (depth - 1) + [(1, width)]
 
 
+def cell_uniforms(experiment: Experiment, width: int, data_seed: int,
+                  init_seed: int) -> Tensor:
+    """The raw float64 U[0, 1) draws behind one cell's initial parameters.
+
+    Layer by layer, each weight (row-major) then its bias, as in
+    :func:`init_params`.
+    """
+    shapes = layer_shapes(experiment.data.dim, width, experiment.model.depth)
+    gen = torch.Generator().manual_seed(
+        cell_seed(experiment.seeds.root, "init", width, data_seed, init_seed))
+    return torch.rand(sum(o * i + o for o, i in shapes), generator=gen, dtype=torch.float64)
+
+
 def init_params(experiment: Experiment, width: int, data_seed: int,
                 init_seed: int) -> list[tuple[Tensor, Tensor]]:
     """Initial (weight, bias) pairs of one cell, in float64.
+
+    Every entry is ``(2 u - 1) / sqrt(fan_in)`` with ``u`` from
+    :func:`cell_uniforms`: PyTorch's default ``nn.Linear`` initialisation.
 
     Parameters
     ----------
@@ -57,13 +88,9 @@ def init_params(experiment: Experiment, width: int, data_seed: int,
     list of (Tensor, Tensor)
         One pair per ``Linear`` layer, weight of shape (out, in), bias (out,).
     """
-    shapes = layer_shapes(experiment.data.dim, width, experiment.model.depth)
-    total = sum(o * i + o for o, i in shapes)
-    gen = torch.Generator().manual_seed(
-        cell_seed(experiment.seeds.root, "init", width, data_seed, init_seed))
-    u = torch.rand(total, generator=gen, dtype=torch.float64).mul_(2).sub_(1)
+    u = cell_uniforms(experiment, width, data_seed, init_seed).mul_(2).sub_(1)
     out, pos = [], 0
-    for o, i in shapes:
+    for o, i in layer_shapes(experiment.data.dim, width, experiment.model.depth):
         bound = i**-0.5
         w = u[pos:pos + o * i].view(o, i) * bound
         b = u[pos + o * i:pos + o * i + o] * bound
@@ -90,7 +117,7 @@ def make_model(experiment, width: int, data_seed: int, init_seed: int) -> nn.Seq
     """
     exp = load_experiment(experiment)
     dtype = getattr(torch, exp.train.dtype)
-    act = ACTIVATION[exp.model.activation][1]
+    act = ACTIVATION[exp.model.activation].module
     layers: list[nn.Module] = []
     for k, (w, b) in enumerate(init_params(exp, width, data_seed, init_seed)):
         lin = nn.Linear(w.shape[1], w.shape[0], dtype=dtype)
