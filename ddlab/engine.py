@@ -37,7 +37,8 @@ Tensor = torch.Tensor
 #: Metric names recorded by the engine, in output order.
 METRICS = ("train_loss", "test_loss", "f_error_train", "f_error")
 
-_EVAL_ELEMENTS = 1 << 20  # rows x hidden units per evaluation slab (stays in cache)
+#: rows x hidden units per evaluation slab: stays in cache on CPU, fills the GPU on CUDA
+_EVAL_ELEMENTS = {"cpu": 1 << 20, "cuda": 1 << 26}
 _SHUFFLE_BLOCK = 16  # epochs of minibatch order drawn at a time
 
 
@@ -262,7 +263,7 @@ class _Optimizer:
 
 def _sq_errors(net: _Net, params: Tensor, x: Tensor, targets: Sequence[Tensor]) -> list[Tensor]:
     """Mean squared error of every cell against each target, over the rows of x, in slabs."""
-    rows = max(1, _EVAL_ELEMENTS // max(1, net.layout.n_units))
+    rows = max(1, _EVAL_ELEMENTS[x.device.type] // max(1, net.layout.n_units))
     sums = [x.new_zeros(net.layout.n_cells) for _ in targets]
     scratch = x.new_empty(net.layout.n_units * min(rows, x.shape[0]))
     for start in range(0, x.shape[0], rows):
