@@ -27,15 +27,13 @@ import torch
 
 from ._seeding import cell_seed
 from .data import make_data
+from .dataset import metric_names
 from .experiment import Experiment
 from .models import ACTIVATION, cell_uniforms
 
-__all__ = ["METRICS", "train_chunk"]
+__all__ = ["train_chunk"]
 
 Tensor = torch.Tensor
-
-#: Metric names recorded by the engine, in output order.
-METRICS = ("train_loss", "test_loss", "f_error_train", "f_error")
 
 #: rows x hidden units per evaluation slab: stays in cache on CPU, fills the GPU on CUDA
 _EVAL_ELEMENTS = {"cpu": 1 << 20, "cuda": 1 << 26}
@@ -219,21 +217,26 @@ class _Net:
 
 
 class _Optimizer:
-    """torch.optim update rules applied to one flat parameter buffer."""
+    """torch.optim update rules applied to one flat parameter buffer.
 
-    def __init__(self, spec, params: Tensor):
-        self.spec = spec
+    ``lr`` and ``weight_decay`` are floats, or tensors with one entry per
+    parameter when cells of one chunk use different values.
+    """
+
+    def __init__(self, spec, params: Tensor, lr: float | Tensor, weight_decay: float | Tensor):
+        self.spec, self.lr, self.wd = spec, lr, weight_decay
+        self.decay = isinstance(weight_decay, Tensor) or weight_decay != 0
         self.step_count = 0
         zeros = torch.zeros_like
         self.m = zeros(params) if spec.optimizer in ("adam", "adamw") or spec.momentum else None
         self.v = zeros(params) if spec.optimizer in ("adam", "adamw", "rmsprop") else None
 
     def step(self, p: Tensor, g: Tensor) -> None:
-        s = self.spec
+        s, lr = self.spec, self.lr
         self.step_count += 1
         t = self.step_count
-        if s.weight_decay and s.optimizer != "adamw":
-            g = g.add(p, alpha=s.weight_decay)
+        if self.decay and s.optimizer != "adamw":
+            g = g + p * self.wd
         if s.optimizer == "sgd":
             if s.momentum:
                 if t == 1:
@@ -241,24 +244,23 @@ class _Optimizer:
                 else:
                     self.m.mul_(s.momentum).add_(g)
                 g = g.add(self.m, alpha=s.momentum) if s.nesterov else self.m
-            p.add_(g, alpha=-s.lr)
+            p.sub_(g * lr)
         elif s.optimizer == "rmsprop":
             self.v.mul_(s.alpha).addcmul_(g, g, value=1 - s.alpha)
             avg = self.v.sqrt().add_(s.eps)
             if s.momentum:
                 self.m.mul_(s.momentum).addcdiv_(g, avg)
-                p.add_(self.m, alpha=-s.lr)
+                p.sub_(self.m * lr)
             else:
-                p.addcdiv_(g, avg, value=-s.lr)
+                p.addcdiv_(g * lr, avg, value=-1)
         else:  # adam, adamw
             beta1, beta2 = s.betas
-            if s.optimizer == "adamw" and s.weight_decay:
-                p.mul_(1 - s.lr * s.weight_decay)
+            if s.optimizer == "adamw" and self.decay:
+                p.mul_(1 - lr * self.wd)
             self.m.lerp_(g, 1 - beta1)
             self.v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
-            step_size = s.lr / (1 - beta1**t)
             denom = (self.v.sqrt() / math.sqrt(1 - beta2**t)).add_(s.eps)
-            p.addcdiv_(self.m, denom, value=-step_size)
+            p.addcdiv_(self.m * lr, denom, value=-1 / (1 - beta1**t))
 
 
 def _sq_errors(net: _Net, params: Tensor, x: Tensor, targets: Sequence[Tensor]) -> list[Tensor]:
@@ -282,51 +284,79 @@ def _mse(pred: Tensor, target: Tensor) -> Tensor:
     return (pred - target).square_().mean(dim=1)
 
 
-def train_chunk(experiment: Experiment, data_seed: int, cells: Sequence[tuple[int, int]],
+def _per_cell(values: Sequence[float], device: str, dtype: torch.dtype) -> float | Tensor:
+    """A float when every cell shares the value, else a (cells,) tensor."""
+    if len(set(values)) == 1:
+        return float(values[0])
+    return torch.tensor(values, dtype=torch.float64).to(device=device, dtype=dtype)
+
+
+def train_chunk(points: Sequence[Experiment], data_seed: int,
+                cells: Sequence[tuple[int, int, int]],
                 device: str = "cpu") -> dict[str, np.ndarray]:
-    """Train the cells ``(width, init_seed)`` of one data seed together.
+    """Train cells of one data seed together.
 
     Parameters
     ----------
-    experiment : Experiment
+    points : sequence of Experiment
+        Concrete (unswept) experiments that differ at most in ``data.noise``,
+        ``train.lr`` and ``train.weight_decay``.
     data_seed : int
-    cells : sequence of (int, int)
-        The (width, init_seed) pairs to train; any order.
+    cells : sequence of (int, int, int)
+        ``(point, width, init_seed)`` triples, ``point`` indexing ``points``; any order.
     device : str
         torch device.
 
     Returns
     -------
     dict of str to ndarray
-        For each name in :data:`METRICS` that the experiment records, a float64
-        array of shape (len(experiment.epochs), len(cells)), cells in the order given.
+        For each metric the experiments record (:func:`ddlab.dataset.metric_names`), a float64
+        array of shape (len(epochs), len(cells)), cells in the order given.
     """
-    exp, tr = experiment, experiment.train
-    order = sorted(range(len(cells)), key=lambda i: cells[i])
-    ordered = [cells[i] for i in order]
+    exp = points[0]
+    tr = exp.train
+    order = sorted(range(len(cells)), key=lambda k: (cells[k][1], cells[k][0], cells[k][2]))
+    ordered = [cells[k] for k in order]
     dtype = getattr(torch, tr.dtype)
-    layout = _Layout([w for w, _ in ordered], exp.data.dim, exp.model.depth)
+    layout = _Layout([w for _, w, _ in ordered], exp.data.dim, exp.model.depth)
     net = _Net(layout, exp.model.activation, device)
     index, bound = layout.gather()
-    uniforms = torch.cat([cell_uniforms(exp, w, data_seed, i) for w, i in ordered])
-    params = uniforms[torch.from_numpy(index)].mul_(2).sub_(1).mul_(torch.from_numpy(bound))
-    params = params.to(device=device, dtype=dtype)
+    uniforms = [cell_uniforms(exp, w, data_seed, i) for _, w, i in ordered]
+    params = torch.cat(uniforms)[torch.from_numpy(index)]
+    params = params.mul_(2).sub_(1).mul_(torch.from_numpy(bound)).to(device=device, dtype=dtype)
     grad = torch.zeros_like(params)
-    opt = _Optimizer(tr, params)
-    x_train, y_train, x_test, y_test, x_pop, f_train, f_pop, _ = (
-        t.to(device) for t in make_data(exp, data_seed))
+    # per-parameter hyperparameters, when the chunk's points differ in them
+    starts = np.cumsum([0] + [len(u) for u in uniforms])
+    cell_of_param = torch.from_numpy(np.searchsorted(starts, index, side="right") - 1).to(device)
+
+    def per_param(values: Sequence[float]) -> float | Tensor:
+        v = _per_cell(values, device, dtype)
+        return v if isinstance(v, float) else v[cell_of_param]
+
+    opt = _Optimizer(tr, params, per_param([points[p].train.lr for p, _, _ in ordered]),
+                     per_param([points[p].train.weight_decay for p, _, _ in ordered]))
+    samples = {}
+    for p, _, _ in ordered:
+        noise = points[p].data.noise
+        if noise not in samples:
+            samples[noise] = [t.to(device) for t in make_data(points[p], data_seed)]
+    x_train, _, x_test, _, x_pop, f_train, f_pop, _ = next(iter(samples.values()))
+    if len(samples) == 1:
+        y_train, y_test = next(iter(samples.values()))[1:4:2]
+    else:  # one row of noisy targets per cell
+        y_train = torch.stack([samples[points[p].data.noise][1] for p, _, _ in ordered])
+        y_test = torch.stack([samples[points[p].data.noise][3] for p, _, _ in ordered])
     n = x_train.shape[0]
-    rec_index = {e: i for i, e in enumerate(exp.epochs)}
-    names = [m for m in METRICS if m != "f_error" or exp.data.n_population > 0]
-    res = {m: params.new_full((len(rec_index), len(cells)), torch.nan) for m in names}
+    rec_index = {e: k for k, e in enumerate(exp.epochs)}
+    res = {m: params.new_full((len(rec_index), len(cells)), torch.nan) for m in metric_names(exp)}
 
     def record(epoch: int, train_pred: Tensor, test_pred: Tensor) -> None:
-        i = rec_index[epoch]
-        res["train_loss"][i] = _mse(train_pred, y_train)
-        res["f_error_train"][i] = _mse(train_pred, f_train)
-        res["test_loss"][i] = _mse(test_pred, y_test)
+        k = rec_index[epoch]
+        res["train_loss"][k] = _mse(train_pred, y_train)
+        res["f_error_train"][k] = _mse(train_pred, f_train)
+        res["test_loss"][k] = _mse(test_pred, y_test)
         if "f_error" in res:
-            res["f_error"][i] = _sq_errors(net, params, x_pop, [f_pop])[0]
+            res["f_error"][k] = _sq_errors(net, params, x_pop, [f_pop])[0]
 
     if tr.batch_size is None or tr.batch_size >= n:
         x_both = torch.cat([x_train, x_test])
@@ -341,7 +371,7 @@ def train_chunk(experiment: Experiment, data_seed: int, cells: Sequence[tuple[in
             opt.step(params, grad)
     else:
         gens = [torch.Generator().manual_seed(cell_seed(exp.seeds.root, "shuffle", w, data_seed, i))
-                for w, i in ordered]
+                for _, w, i in ordered]
         weight = x_train.new_zeros(len(cells), n)
         for epoch in range(tr.epochs + 1):
             if epoch in rec_index:

@@ -14,7 +14,7 @@ import difflib
 import json
 import math
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,9 @@ import numpy as np
 
 __all__ = [
     "ACTIVATIONS",
+    "BATCHABLE",
     "OPTIMIZERS",
+    "SWEEPABLE",
     "TARGETS",
     "DataSpec",
     "Experiment",
@@ -31,6 +33,8 @@ __all__ = [
     "SeedSpec",
     "TrainSpec",
     "load_experiment",
+    "read_toml",
+    "set_key",
 ]
 
 TARGETS = ("exp_diff", "sin_bump", "quadratic", "linear", "teacher")
@@ -41,6 +45,18 @@ OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 LOSSES = ("mse", "l1")
 DTYPES = ("float32", "float64")
 FAMILIES = ("mlp",)
+
+#: Scalar keys that may be given as a list to sweep them (one dataset dim each).
+SWEEPABLE = (
+    "data.target", "data.input", "data.dim", "data.n_train", "data.n_test", "data.noise",
+    "data.signal", "data.teacher_width", "model.depth", "model.activation",
+    "train.optimizer", "train.lr", "train.momentum", "train.nesterov", "train.eps",
+    "train.alpha", "train.weight_decay", "train.batch_size", "train.loss",
+)
+#: Keys whose values differ only per cell, not in shape: sweeps over them share a batch.
+BATCHABLE = ("data.noise", "train.lr", "train.weight_decay")
+#: Keys that take a list natively (never a sweep).
+_LIST_KEYS = ("model.width", "train.betas", "train.record")
 
 
 @dataclass(frozen=True)
@@ -186,6 +202,32 @@ class Experiment:
     model: ModelSpec = ModelSpec()
     train: TrainSpec = TrainSpec()
     seeds: SeedSpec = SeedSpec()
+    #: swept keys in declaration order: (("data.noise", (0.1, 1.5)), ...); the
+    #: sections hold the first value of each.
+    sweep: tuple[tuple[str, tuple[Any, ...]], ...] = ()
+
+    @property
+    def sweep_dims(self) -> tuple[str, ...]:
+        """Dataset dim names of the swept keys (the key without its section)."""
+        return tuple(key.split(".")[1] for key, _ in self.sweep)
+
+    @property
+    def sweep_shape(self) -> tuple[int, ...]:
+        """Number of values of each swept key."""
+        return tuple(len(values) for _, values in self.sweep)
+
+    def point(self, index: Sequence[int]) -> Experiment:
+        """The concrete (unswept) experiment at one index of the sweep grid."""
+        values: dict[str, dict[str, Any]] = {}
+        for (key, options), i in zip(self.sweep, index, strict=True):
+            section, name = key.split(".")
+            values.setdefault(section, {})[name] = options[i]
+        sections = {s: dataclasses.replace(getattr(self, s), **v) for s, v in values.items()}
+        return dataclasses.replace(self, sweep=(), **sections)
+
+    def points(self) -> list[tuple[tuple[int, ...], Experiment]]:
+        """Every sweep point, in C order: (index, concrete experiment)."""
+        return [(idx, self.point(idx)) for idx in np.ndindex(*self.sweep_shape)]
 
     @property
     def epochs(self) -> tuple[int, ...]:
@@ -200,10 +242,15 @@ class Experiment:
     def to_dict(self) -> dict[str, Any]:
         """Resolved experiment as a JSON- and TOML-friendly nested dict."""
         out = dataclasses.asdict(self)
+        del out["sweep"]
         out["model"]["width"] = list(self.model.width)
         out["train"]["betas"] = list(self.train.betas)
         out["train"]["record"] = list(self.epochs)
         out["train"]["batch_size"] = self.train.batch_size or "full"
+        for key, values in self.sweep:
+            section, name = key.split(".")
+            out[section][name] = ["full" if name == "batch_size" and v is None else v
+                                  for v in values]
         return out
 
     def to_json(self) -> str:
@@ -440,6 +487,67 @@ def _seeds(raw: dict[str, Any]) -> SeedSpec:
     )
 
 
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """Parse a TOML file, with errors that name the file and the line.
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    dict
+
+    Raises
+    ------
+    ValueError
+        If the file cannot be read or is not valid TOML.
+    """
+    path = Path(path)
+    try:
+        return tomllib.loads(path.read_text())
+    except OSError as err:
+        raise ValueError(f"{path}: cannot read ({err.strerror})") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not a text file") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ValueError(f"{path}: invalid TOML: {err}") from None
+
+
+def set_key(raw: dict[str, Any], assignment: str) -> dict[str, Any]:
+    """Apply one ``section.key=value`` override to a raw experiment mapping.
+
+    The value is read as a TOML value (``0.05``, ``[1, 2, 4]``, ``true``,
+    ``"sgd"``); anything that is not valid TOML is taken as a bare string.
+
+    Parameters
+    ----------
+    raw : dict
+        The experiment mapping (changed in place and returned).
+    assignment : str
+        ``section.key=value``, e.g. ``train.lr=0.05`` or ``model.width=[1,2,4,8]``.
+
+    Returns
+    -------
+    dict
+        ``raw``.
+    """
+    key, sep, text = assignment.partition("=")
+    parts = key.strip().split(".")
+    if not sep or len(parts) != 2 or not all(parts):
+        raise ValueError(f"--set {assignment!r}: expected section.key=value, "
+                         f"e.g. train.lr=0.05")
+    try:
+        value = tomllib.loads(f"v = {text.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = text.strip()
+    section = raw.setdefault(parts[0], {})
+    if not isinstance(section, dict):
+        raise _fail(parts[0], section, "expected a table")
+    section[parts[1]] = value
+    return raw
+
+
 def load_experiment(source: str | Path | Mapping[str, Any] | Experiment) -> Experiment:
     """Build and validate an :class:`Experiment` from TOML or a mapping.
 
@@ -471,14 +579,8 @@ def load_experiment(source: str | Path | Mapping[str, Any] | Experiment) -> Expe
         return source
     name = "experiment"
     if isinstance(source, (str, Path)):
-        path = Path(source)
-        try:
-            raw: Mapping[str, Any] = tomllib.loads(path.read_text())
-        except OSError as err:
-            raise ValueError(f"{path}: cannot read ({err.strerror})") from None
-        except tomllib.TOMLDecodeError as err:
-            raise ValueError(f"{path}: invalid TOML: {err}") from None
-        name = path.stem
+        raw: Mapping[str, Any] = read_toml(source)
+        name = Path(source).stem
     elif isinstance(source, Mapping):
         raw = source
     else:
@@ -493,7 +595,21 @@ def load_experiment(source: str | Path | Mapping[str, Any] | Experiment) -> Expe
         if not isinstance(value, str):
             raise _fail(key, value, "expected a string")
     sections = {s: _section(s, raw.get(s, {})) for s in _SECTIONS}
-    return Experiment(
+    sweep = []
+    for section, values in sections.items():
+        for k, v in values.items():
+            key = f"{section}.{k}"
+            if not isinstance(v, (list, tuple)) or key in _LIST_KEYS:
+                continue
+            if key not in SWEEPABLE:
+                raise _fail(key, v, "this key cannot be swept (give one value)")
+            if not v:
+                raise _fail(key, v, "empty sweep")
+            if len({json.dumps(x) for x in v}) != len(v):
+                raise _fail(key, v, "sweep values must be distinct")
+            sweep.append((key, list(v)))
+            values[k] = v[0]
+    base = Experiment(
         name=name,
         description=description,
         data=_data(sections["data"]),
@@ -501,3 +617,25 @@ def load_experiment(source: str | Path | Mapping[str, Any] | Experiment) -> Expe
         train=_train(sections["train"]),
         seeds=_seeds(sections["seeds"]),
     )
+    if not sweep:
+        return base
+    resolved = []
+    for key, options in sweep:
+        section, k = key.split(".")
+        canon = []
+        for i, option in enumerate(options):
+            try:
+                point = _build_section(section, {**sections[section], k: option})
+            except ValueError as err:
+                raise ValueError(f"{key}[{i}]{str(err)[len(key):]}") from None
+            canon.append(getattr(point, k))
+        resolved.append((key, tuple(canon)))
+    exp = dataclasses.replace(base, sweep=tuple(resolved))
+    for idx, _ in exp.points():  # cross-key checks (e.g. 1-D targets and dim) on every point
+        point = exp.point(idx)
+        load_experiment({**point.to_dict(), "name": name})
+    return exp
+
+
+def _build_section(section: str, values: dict[str, Any]):
+    return {"data": _data, "model": _model, "train": _train, "seeds": _seeds}[section](values)

@@ -1,11 +1,25 @@
-"""Scheduling: split the cell grid into chunks and run them in-process, over joblib, or on CUDA."""
+"""Scheduling: split the result grid into chunks and run them in-process, over joblib, or on CUDA.
+
+A chunk is a rectangle of the grid: one value of every swept key that changes
+shapes, all values of the batchable ones (``noise``, ``lr``, ``weight_decay``),
+one data seed, a range of widths and a range of init seeds. Its cells train
+together in one batch (:func:`ddlab.engine.train_chunk`) and its results are one
+region write into the store.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
+import math
+import shlex
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -13,9 +27,9 @@ import xarray as xr
 from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
-from .dataset import build_dataset
-from .engine import METRICS, train_chunk
-from .experiment import Experiment, load_experiment
+from .engine import train_chunk
+from .experiment import BATCHABLE, Experiment, load_experiment
+from .store import MemoryStore, ZarrStore
 
 __all__ = ["Chunk", "plan_chunks", "run"]
 
@@ -23,14 +37,56 @@ __all__ = ["Chunk", "plan_chunks", "run"]
 CPU_CHUNK_UNITS = 8192
 CUDA_CHUNK_UNITS = 1 << 22
 
-Chunk = tuple[int, list[tuple[int, int]]]  # (data_seed, [(width, init_seed), ...])
+
+@dataclass(frozen=True)
+class Chunk:
+    """A rectangle of the result grid, trained as one batch.
+
+    Attributes
+    ----------
+    sweep : tuple of int or None
+        Per swept key, its index, or None for a batchable key (all its values).
+    data_seed : int
+    widths, inits : tuple of (int, int)
+        Half-open index ranges into ``model.width`` and the init seeds.
+    """
+
+    sweep: tuple[int | None, ...]
+    data_seed: int
+    widths: tuple[int, int]
+    inits: tuple[int, int]
+
+    def region(self, experiment: Experiment) -> dict[str, slice]:
+        """The chunk's slices, by dim name."""
+        out = {dim: slice(None) if i is None else slice(i, i + 1)
+               for dim, i in zip(experiment.sweep_dims, self.sweep, strict=True)}
+        return out | {"width": slice(*self.widths), "data_seed": slice(self.data_seed,
+                                                                       self.data_seed + 1),
+                      "init_seed": slice(*self.inits)}
+
+    def shape(self, experiment: Experiment) -> tuple[int, ...]:
+        """Region shape over the sweep dims (1 for fixed keys)."""
+        return tuple(len(v) if i is None else 1
+                     for (_, v), i in zip(experiment.sweep, self.sweep, strict=True))
+
+    def points(self, experiment: Experiment) -> list[Experiment]:
+        """The concrete experiments of the chunk, in C order."""
+        ranges = [range(len(v)) if i is None else (i,)
+                  for (_, v), i in zip(experiment.sweep, self.sweep, strict=True)]
+        return [experiment.point(idx) for idx in np.ndindex(*map(len, ranges))
+                for idx in [tuple(r[j] for r, j in zip(ranges, idx, strict=True))]]
+
+    def n_cells(self) -> int:
+        return (self.widths[1] - self.widths[0]) * (self.inits[1] - self.inits[0])
 
 
 def plan_chunks(experiment: Experiment, chunk_units: int) -> list[Chunk]:
-    """Split the grid into chunks of one data seed and at most ``chunk_units`` hidden units.
+    """Split the grid into rectangular chunks of about ``chunk_units`` hidden units.
 
-    Cells are sorted by width, so a chunk holds few distinct widths. A cell wider
-    than ``chunk_units`` gets a chunk of its own.
+    Whole widths (all init seeds) are grouped while they fit; a width that does
+    not fit alone is split over init seeds. The plan depends only on the
+    experiment and ``chunk_units``, never on ``n_jobs``, so a resumed run
+    recomputes exactly the chunks an uninterrupted run would.
 
     Parameters
     ----------
@@ -40,38 +96,61 @@ def plan_chunks(experiment: Experiment, chunk_units: int) -> list[Chunk]:
 
     Returns
     -------
-    list of (data_seed, list of (width, init_seed))
+    list of Chunk
     """
+    exp = experiment
+    batch = [key in BATCHABLE for key, _ in exp.sweep]
+    fixed = [range(len(v)) if not b else (None,) for (_, v), b in zip(exp.sweep, batch,
+                                                                         strict=True)]
+    group = math.prod(len(v) for (_, v), b in zip(exp.sweep, batch, strict=True) if b)
+    n_init = exp.seeds.init
     chunks: list[Chunk] = []
-    for d in range(experiment.seeds.data):
-        cur: list[tuple[int, int]] = []
-        units = 0
-        for w in experiment.model.width:
-            for i in range(experiment.seeds.init):
-                if cur and units + w > chunk_units:
-                    chunks.append((d, cur))
-                    cur, units = [], 0
-                cur.append((w, i))
-                units += w
-        chunks.append((d, cur))
+    for sweep in (tuple(t) for t in np.ndindex(*map(len, fixed))):
+        sweep = tuple(f[i] for f, i in zip(fixed, sweep, strict=True))
+        for d in range(exp.seeds.data):
+            start, units = 0, 0
+            for k, w in enumerate(exp.model.width):
+                cost = w * group * n_init
+                if units and units + cost > chunk_units:
+                    chunks.append(Chunk(sweep, d, (start, k), (0, n_init)))
+                    start, units = k, 0
+                if cost > chunk_units:  # this width alone: split over init seeds
+                    step = max(1, chunk_units // (w * group))
+                    chunks += [Chunk(sweep, d, (k, k + 1), (i, min(i + step, n_init)))
+                               for i in range(0, n_init, step)]
+                    start, units = k + 1, 0
+                else:
+                    units += cost
+            if start < len(exp.model.width):
+                chunks.append(Chunk(sweep, d, (start, len(exp.model.width)), (0, n_init)))
     return chunks
 
 
-@contextlib.contextmanager
-def _one_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+@functools.lru_cache(maxsize=4)
+def _experiment(exp_json: str) -> Experiment:
+    return load_experiment(json.loads(exp_json))
 
 
-def _worker(exp_json: str, chunk: Chunk, device: str) -> tuple[Chunk, dict[str, np.ndarray], float]:
+def _worker(exp_json: str, chunk: Chunk, device: str) -> tuple[Chunk, dict[str, np.ndarray]]:
+    """Train one chunk; return its arrays shaped as its region of the dataset."""
     torch.set_num_threads(1)
     t0 = time.perf_counter()
-    out = train_chunk(load_experiment(json.loads(exp_json)), chunk[0], chunk[1], device)
-    return chunk, out, time.perf_counter() - t0
+    exp = _experiment(exp_json)
+    points = chunk.points(exp)
+    widths = exp.model.width[slice(*chunk.widths)]
+    inits = range(*chunk.inits)
+    cells = [(p, w, i) for p in range(len(points)) for w in widths for i in inits]
+    results = train_chunk(points, chunk.data_seed, cells, device)
+    shape = (*chunk.shape(exp), len(widths), len(inits))
+    arrays = {}
+    bad = np.zeros(shape, dtype=bool)
+    for name, values in results.items():  # (epoch, cells) -> (*sweep, width, epoch, 1, init)
+        v = np.moveaxis(values.reshape(len(values), *shape), 0, -2)
+        arrays[name] = v[..., None, :]
+        bad |= ~np.isfinite(v).all(axis=-2)
+    arrays["diverged"] = bad[..., None, :]
+    arrays["wall_time"] = np.full(arrays["diverged"].shape, time.perf_counter() - t0)
+    return chunk, arrays
 
 
 def _resolve_device(device: str) -> str:
@@ -84,7 +163,52 @@ def _resolve_device(device: str) -> str:
     raise ValueError(f"device = {device!r}: expected 'auto', 'cpu' or 'cuda[:N]'")
 
 
+@contextlib.contextmanager
+def _one_thread() -> Iterator[None]:
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent,
+                             capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return out.stdout.strip() if out.returncode == 0 else ""
+
+
+def _provenance(exp: Experiment, dev: str) -> dict[str, object]:
+    import zarr
+
+    from . import __version__
+
+    return {
+        "experiment": exp.to_json(),
+        "name": exp.name,
+        "command": shlex.join(sys.argv),
+        "ddlab_version": __version__,
+        "git_commit": _git_commit(),
+        "torch_version": torch.__version__,
+        "numpy_version": np.__version__,
+        "xarray_version": xr.__version__,
+        "zarr_version": zarr.__version__,
+        "device": torch.cuda.get_device_name(dev) if dev.startswith("cuda") else "cpu",
+        "dtype": exp.train.dtype,
+        "started": _now(),
+    }
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
 def run(experiment, *, device: str = "auto", n_jobs: int = 1, progress: bool = True,
+        out: str | Path | None = None, fresh: bool = False,
         chunk_units: int | None = None) -> xr.Dataset:
     """Train every cell of the experiment's grid and return the labelled metrics.
 
@@ -100,6 +224,11 @@ def run(experiment, *, device: str = "auto", n_jobs: int = 1, progress: bool = T
         every core.
     progress : bool
         Show a progress bar over cells.
+    out : str or Path, optional
+        A zarr store to write chunk by chunk. If it exists and holds the same
+        experiment, only missing chunks are computed (resume).
+    fresh : bool
+        Overwrite an existing store at ``out``, even of another experiment.
     chunk_units : int, optional
         Hidden units per chunk; the default suits the device. Results do not
         depend on it beyond float round-off.
@@ -107,10 +236,18 @@ def run(experiment, *, device: str = "auto", n_jobs: int = 1, progress: bool = T
     Returns
     -------
     xarray.Dataset
-        Variables ``train_loss``, ``test_loss``, ``f_error_train``, ``f_error``
-        (absent when ``n_population = 0``) over dims ``width``, ``epoch``,
-        ``data_seed``, ``init_seed``, plus ``diverged`` per cell. Attrs hold the
-        experiment as JSON, versions, device, dtype and timing.
+        Metrics ``train_loss``, ``test_loss``, ``f_error_train``, ``f_error``
+        (absent when ``n_population = 0``) over dims ``(*swept keys, width,
+        epoch, data_seed, init_seed)``; per cell ``diverged``, ``completed`` and
+        ``wall_time``. Attrs hold the experiment as JSON and provenance. With
+        ``out``, the dataset is opened lazily from the store.
+
+    Raises
+    ------
+    ValueError
+        On a bad experiment, device, ``n_jobs`` or ``chunk_units``, an
+        unwritable ``out``, or an ``out`` holding another experiment (unless
+        ``fresh``).
 
     Examples
     --------
@@ -119,8 +256,6 @@ def run(experiment, *, device: str = "auto", n_jobs: int = 1, progress: bool = T
     >>> ds.test_loss.dims
     ('width', 'epoch', 'data_seed', 'init_seed')
     """
-    from . import __version__
-
     exp = load_experiment(experiment)
     dev = _resolve_device(device)
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1:
@@ -129,52 +264,24 @@ def run(experiment, *, device: str = "auto", n_jobs: int = 1, progress: bool = T
     units = chunk_units or (CUDA_CHUNK_UNITS if on_cuda else CPU_CHUNK_UNITS)
     if isinstance(units, bool) or not isinstance(units, int) or units < 1:
         raise ValueError(f"chunk_units = {chunk_units!r}: expected a positive integer")
-    chunks = plan_chunks(exp, units)
-    shape = (len(exp.model.width), len(exp.epochs), exp.seeds.data, exp.seeds.init)
-    names = [m for m in METRICS if m != "f_error" or exp.data.n_population > 0]
-    metrics = {m: np.full(shape, np.nan) for m in names}
-    w_index = {w: k for k, w in enumerate(exp.model.width)}
-    exp_json = exp.to_json()
-    started = time.time()
     t0 = time.perf_counter()
-    bar = tqdm(total=int(np.prod(shape)) // shape[1], unit="cell", disable=not progress,
-               desc=exp.name)
-    if on_cuda or n_jobs == 1:
-        with _one_thread():
-            results = (_worker(exp_json, c, dev) for c in chunks)
-            chunk_seconds = _collect(results, metrics, w_index, bar)
-    else:
-        parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
-        results = parallel(delayed(_worker)(exp_json, c, dev) for c in chunks)
-        chunk_seconds = _collect(results, metrics, w_index, bar)
-    bar.close()
-    attrs = {
-        "experiment": exp_json,
-        "name": exp.name,
-        "ddlab_version": __version__,
-        "torch_version": torch.__version__,
-        "numpy_version": np.__version__,
-        "xarray_version": xr.__version__,
-        "device": torch.cuda.get_device_name(dev) if on_cuda else "cpu",
-        "dtype": exp.train.dtype,
-        "n_jobs": n_jobs,
-        "n_chunks": len(chunks),
-        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
-        "wall_time_s": time.perf_counter() - t0,
-        "chunk_time_s": float(sum(chunk_seconds)),
-    }
-    return build_dataset(exp, metrics, attrs)
-
-
-def _collect(results, metrics: dict[str, np.ndarray], w_index: dict[int, int], bar) -> list[float]:
-    seconds = []
-    for (data_seed, cells), out, sec in results:
-        wi = np.array([w_index[w] for w, _ in cells])
-        ii = np.array([i for _, i in cells])
-        for name, values in out.items():
-            # values: (epoch, cell) -> metrics[name][width, epoch, data_seed, init_seed]
-            metrics[name][wi, :, data_seed, ii] = values.T
-        seconds.append(sec)
-        bar.update(len(cells))
-    return seconds
-
+    attrs = _provenance(exp, dev)
+    store = MemoryStore(exp, attrs) if out is None else ZarrStore(out, exp, attrs, fresh)
+    chunks = plan_chunks(exp, units)
+    todo = [c for c in chunks if not store.is_complete(c.region(exp))]
+    total = sum(c.n_cells() * math.prod(c.shape(exp)) for c in chunks)
+    left = sum(c.n_cells() * math.prod(c.shape(exp)) for c in todo)
+    exp_json = exp.to_json()
+    with tqdm(total=total, initial=total - left, unit="cell", disable=not progress,
+              desc=exp.name) as bar, _one_thread():
+        if on_cuda or n_jobs == 1 or len(todo) <= 1:
+            results = (_worker(exp_json, c, dev) for c in todo)
+        else:
+            results = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
+                delayed(_worker)(exp_json, c, dev) for c in todo)
+        for chunk, arrays in results:
+            store.write(chunk.region(exp), arrays)
+            bar.update(chunk.n_cells() * math.prod(chunk.shape(exp)))
+    return store.finish({"finished": _now(), "wall_time_s": time.perf_counter() - t0,
+                         "n_jobs": n_jobs, "n_chunks": len(chunks),
+                         "chunks_computed": len(todo)})

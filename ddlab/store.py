@@ -1,0 +1,220 @@
+"""Result stores: in memory, or a zarr store on disk written chunk by chunk (no torch).
+
+A store is written by one process. Each chunk of cells is a rectangular
+region of the result grid; its metrics are written first and its cells are
+flagged in ``completed`` only once they are on disk. zarr replaces chunk files
+atomically, so a run killed at any point leaves every region either complete
+or to be recomputed, and re-running the same command computes only what is
+missing.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from .dataset import METRICS, build_dataset
+from .experiment import Experiment, load_experiment
+
+__all__ = ["MemoryStore", "ZarrStore", "export_netcdf", "open_results"]
+
+Region = Mapping[str, slice]
+
+
+class MemoryStore:
+    """Results held in an in-memory :class:`xarray.Dataset`."""
+
+    def __init__(self, experiment: Experiment, attrs: Mapping[str, object]):
+        self.ds = build_dataset(experiment, attrs)
+
+    @property
+    def completed(self) -> np.ndarray:
+        return self.ds["completed"].values
+
+    def is_complete(self, region: Region) -> bool:
+        """Whether every cell of ``region`` is already computed."""
+        return bool(self.completed[self._index("completed", region)].all())
+
+    def _index(self, name: str, region: Region) -> tuple[slice, ...]:
+        return tuple(region.get(d, slice(None)) for d in self.ds[name].dims)
+
+    def write(self, region: Region, arrays: Mapping[str, np.ndarray]) -> None:
+        """Store the arrays of one region, then flag its cells completed."""
+        for name, values in arrays.items():
+            self.ds[name].values[self._index(name, region)] = values
+        self.ds["completed"].values[self._index("completed", region)] = True
+
+    def finish(self, attrs: Mapping[str, object]) -> xr.Dataset:
+        """Update provenance attrs and return the results."""
+        self.ds.attrs.update(attrs)
+        return self.ds
+
+
+class ZarrStore(MemoryStore):
+    """Results in a zarr store at ``path``, created or resumed.
+
+    Parameters
+    ----------
+    path : str or Path
+        The store (a directory).
+    experiment : Experiment
+    attrs : mapping
+        Provenance attrs for a new store.
+    fresh : bool
+        Overwrite an existing ddlab store, even one of another experiment.
+
+    Raises
+    ------
+    ValueError
+        If ``path`` is not writable, exists and is not a ddlab store, or holds
+        a different experiment and ``fresh`` is false. Nothing on disk is
+        changed in these cases.
+    """
+
+    def __init__(self, path: str | Path, experiment: Experiment,
+                 attrs: Mapping[str, object], fresh: bool = False):
+        import zarr
+
+        self.path = Path(path)
+        exists = self.path.exists()
+        if exists:
+            stored = _stored_experiment(self.path)
+            if not fresh and stored.to_dict() != experiment.to_dict():
+                raise ValueError(
+                    f"out = '{self.path}': holds a different experiment "
+                    f"({_differences(stored, experiment)}); choose another output or "
+                    f"use --fresh (fresh=True) to overwrite it")
+        else:
+            _check_writable(self.path)
+        if exists and not fresh:
+            self.ds = _open(self.path, chunks=None)
+            self.ds["completed"] = self.ds["completed"].load()
+            self.resumed = True
+        else:
+            if exists:
+                shutil.rmtree(self.path)
+            skeleton = build_dataset(experiment, attrs)
+            skeleton.to_zarr(self.path, mode="w", encoding=_encoding(skeleton),
+                             consolidated=False)
+            self.ds = skeleton
+            self.resumed = False
+        self.group = zarr.open_group(self.path, mode="r+")
+
+    def write(self, region: Region, arrays: Mapping[str, np.ndarray]) -> None:
+        for name, values in arrays.items():
+            self.group[name][self._index(name, region)] = values
+        index = self._index("completed", region)
+        self.group["completed"][index] = True
+        self.ds["completed"].values[index] = True
+
+    def finish(self, attrs: Mapping[str, object]) -> xr.Dataset:
+        self.group.attrs.update(dict(attrs))
+        return open_results(self.path)
+
+
+def _encoding(ds: xr.Dataset) -> dict[str, dict]:
+    """zarr chunks: one per (sweep point, width, data seed), all epochs and inits."""
+    enc = {}
+    for name, var in ds.data_vars.items():
+        enc[name] = {"chunks": tuple(ds.sizes[d] if d in ("epoch", "init_seed") else 1
+                                     for d in var.dims)}
+    return enc
+
+
+def _open(path: Path, chunks) -> xr.Dataset:
+    return xr.open_zarr(path, chunks=chunks, consolidated=False)
+
+
+def _check_writable(path: Path) -> None:
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ValueError(f"out = '{path}': cannot write there ('{parent}' is a file)")
+            break
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        probe = path.parent / f".{path.name}.probe"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise ValueError(f"out = '{path}': cannot write there ({err.strerror})") from None
+
+
+def _stored_experiment(path: Path) -> Experiment:
+    try:
+        attrs = _open(path, chunks=None).attrs
+        return load_experiment(json.loads(attrs["experiment"]))
+    except Exception:  # any failure means: not a readable ddlab store
+        raise ValueError(f"out = '{path}': exists and is not a ddlab result store; "
+                         f"choose another output") from None
+
+
+def _differences(a: Experiment, b: Experiment) -> str:
+    da, db = a.to_dict(), b.to_dict()
+    diffs = []
+    for section in da:
+        if isinstance(da[section], dict):
+            diffs += [f"{section}.{k}: {da[section][k]!r} stored, {db[section].get(k)!r} now"
+                      for k in da[section] if da[section][k] != db[section].get(k)]
+        elif da[section] != db[section]:
+            diffs.append(f"{section}: {da[section]!r} stored, {db[section]!r} now")
+    return "; ".join(diffs[:3]) + (" ..." if len(diffs) > 3 else "")
+
+
+def open_results(path: str | Path) -> xr.Dataset:
+    """Open a stored result lazily, showing only completed cells.
+
+    Parameters
+    ----------
+    path : str or Path
+        A zarr store written by :func:`ddlab.run` or ``ddlab run``.
+
+    Returns
+    -------
+    xarray.Dataset
+        dask-backed; metrics of cells not yet completed are NaN and their
+        ``diverged`` flag is false.
+
+    Raises
+    ------
+    ValueError
+        If ``path`` is not a ddlab result store.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ValueError(f"path = '{path}': no such result store")
+    _stored_experiment(path)
+    ds = _open(path, chunks={})
+    done = ds["completed"]
+    for name in [*METRICS, "wall_time"]:
+        if name in ds:
+            ds[name] = ds[name].where(done).assign_attrs(ds[name].attrs)
+    ds["diverged"] = (ds["diverged"] & done).assign_attrs(ds["diverged"].attrs)
+    return ds
+
+
+def export_netcdf(path: str | Path, out: str | Path) -> Path:
+    """Write a netCDF4 copy of a stored result (completed cells only).
+
+    Parameters
+    ----------
+    path : str or Path
+        The zarr store.
+    out : str or Path
+        The netCDF file to write.
+
+    Returns
+    -------
+    Path
+        ``out``.
+    """
+    out = Path(out)
+    ds = open_results(path).load()
+    _check_writable(out)
+    ds.to_netcdf(out, engine="netcdf4")
+    return out
