@@ -20,6 +20,7 @@ from .experiment import (
     TrainSpec,
     load_experiment,
 )
+from .store import export_netcdf, open_results
 
 if TYPE_CHECKING:
     from .data import Samples, make_data
@@ -49,10 +50,12 @@ __all__ = [
     "SeedSpec",
     "TrainSpec",
     "__version__",
+    "export_netcdf",
     "load_experiment",
     "make_data",
     "make_model",
     "minibatch_order",
+    "open_results",
     "plan_chunks",
     "run",
 ]

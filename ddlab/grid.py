@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib.metadata
 import json
 import math
 import shlex
@@ -182,9 +183,14 @@ def _git_commit() -> str:
     return out.stdout.strip() if out.returncode == 0 else ""
 
 
-def _provenance(exp: Experiment, dev: str) -> dict[str, object]:
-    import zarr
+def _version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return ""
 
+
+def _provenance(exp: Experiment, dev: str) -> dict[str, object]:
     from . import __version__
 
     return {
@@ -196,7 +202,7 @@ def _provenance(exp: Experiment, dev: str) -> dict[str, object]:
         "torch_version": torch.__version__,
         "numpy_version": np.__version__,
         "xarray_version": xr.__version__,
-        "zarr_version": zarr.__version__,
+        "zarr_version": _version("zarr"),
         "device": torch.cuda.get_device_name(dev) if dev.startswith("cuda") else "cpu",
         "dtype": exp.train.dtype,
         "started": _now(),

@@ -113,11 +113,13 @@ def test_overflow_is_flagged_and_run_carries_on():
 def test_cli_run_and_show(capsys, tmp_path):
     cfg = tmp_path / "tiny.toml"
     cfg.write_text('[model]\nwidth = [1, 3]\n[train]\nepochs = 3\n[seeds]\ninit = 2\n')
-    assert main(["run", str(cfg), "--quiet", "--device", "cpu"]) == 0
-    out = capsys.readouterr().out
-    assert "best width" in out and "n_params" in out
+    out = tmp_path / "tiny.zarr"
+    assert main(["run", str(cfg), "--out", str(out), "--device", "cpu"]) == 0
+    printed = capsys.readouterr().out
+    assert "test_loss" in printed and f"results: {out}" in printed
+    assert ddlab.open_results(out).sizes["width"] == 2
     assert main(["show", str(cfg)]) == 0
-    assert "4 cells" in capsys.readouterr().out
+    assert "= 4 cells" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("text,message", [
