@@ -94,14 +94,16 @@ def make_data(experiment, data_seed: int) -> Samples:
     -------
     Samples
         Named tuple ``x_train, y_train, x_test, y_test, x_pop, f_train, f_pop, f_test``;
-        ``y = f(x) + noise * N(0, 1)``; ``x_pop`` is empty when ``n_population = 0``.
+        ``y = f(x) + noise * N(0, 1)``. The population inputs ``x_pop`` are the
+        same for every data seed, so averages over data sets compare
+        predictions at common points; they are empty when ``n_population = 0``.
     """
     exp: Experiment = load_experiment(experiment)
     spec, root = exp.data, exp.seeds.root
     f = target_function(spec, root, data_seed)
     x_train = _inputs(spec, spec.n_train, _gen(root, "x_train", data_seed))
     x_test = _inputs(spec, spec.n_test, _gen(root, "x_test", data_seed))
-    x_pop = _inputs(spec, spec.n_population, _gen(root, "x_pop", data_seed))
+    x_pop = _inputs(spec, spec.n_population, _gen(root, "x_pop"))  # shared by all data seeds
     e_train = torch.randn(spec.n_train, generator=_gen(root, "noise_train", data_seed),
                           dtype=torch.float64)
     e_test = torch.randn(spec.n_test, generator=_gen(root, "noise_test", data_seed),

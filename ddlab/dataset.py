@@ -15,7 +15,7 @@ import xarray as xr
 from .experiment import Experiment
 
 __all__ = ["CELL_DIMS", "DIMS", "METRICS", "VARIABLES", "build_dataset", "cell_dims",
-           "metric_dims"]
+           "metric_dims", "metric_names", "records_predictions", "variable_dims"]
 
 #: Dimension order of the metric variables of an unswept experiment.
 DIMS = ("width", "epoch", "data_seed", "init_seed")
@@ -33,6 +33,10 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "diverged": ("cell produced a non-finite metric", "1"),
     "completed": ("cell computed and stored", "1"),
     "wall_time": ("wall time of the chunk that computed the cell", "s"),
+    "pred_mean": ("mean over init seeds of the prediction at a population point", "y"),
+    "pred_var_init": ("mean over population points of the variance over init seeds "
+                      "of the prediction", "y^2"),
+    "f_population": ("true regression function f at a population point", "y"),
 }
 
 _SWEEP_UNITS = {"data.noise": "y", "data.signal": "y^2", "data.dim": "features",
@@ -48,6 +52,23 @@ def metric_dims(experiment: Experiment) -> tuple[str, ...]:
 def cell_dims(experiment: Experiment) -> tuple[str, ...]:
     """Dims of the per-cell variables of ``experiment``."""
     return experiment.sweep_dims + CELL_DIMS
+
+
+def records_predictions(experiment: Experiment) -> bool:
+    """Whether runs of ``experiment`` keep init-averaged population predictions."""
+    return experiment.data.n_population > 0 and experiment.train.record_bias_variance
+
+
+def variable_dims(experiment: Experiment) -> dict[str, tuple[str, ...]]:
+    """Dims of every data variable a run of ``experiment`` writes."""
+    sweep = experiment.sweep_dims
+    out = dict.fromkeys(metric_names(experiment), metric_dims(experiment))
+    out |= dict.fromkeys(("diverged", "completed", "wall_time"), cell_dims(experiment))
+    if records_predictions(experiment):
+        out["pred_mean"] = (*sweep, "width", "epoch", "data_seed", "pop")
+        out["pred_var_init"] = (*sweep, "width", "epoch", "data_seed")
+        out["f_population"] = (*sweep, "data_seed", "pop")
+    return out
 
 
 def metric_names(experiment: Experiment) -> list[str]:
@@ -107,12 +128,11 @@ def build_dataset(experiment: Experiment, attrs: Mapping[str, object],
     xarray.Dataset
     """
     values = values or {}
-    mdims, cdims = metric_dims(experiment), cell_dims(experiment)
     coords = _coords(experiment)
-    size = {d: len(coords[d][1]) for d in mdims}
+    size = {d: len(coords[d][1]) for d in metric_dims(experiment)}
+    size["pop"] = experiment.data.n_population
     data = {}
-    for name in [*metric_names(experiment), "diverged", "completed", "wall_time"]:
-        dims = mdims if name in METRICS else cdims
+    for name, dims in variable_dims(experiment).items():
         shape = tuple(size[d] for d in dims)
         empty = np.zeros(shape, dtype=bool) if name in ("diverged", "completed") else np.full(
             shape, np.nan)

@@ -263,16 +263,37 @@ class _Optimizer:
             p.addcdiv_(self.m * lr, denom, value=-1 / (1 - beta1**t))
 
 
-def _sq_errors(net: _Net, params: Tensor, x: Tensor, targets: Sequence[Tensor]) -> list[Tensor]:
-    """Mean squared error of every cell against each target, over the rows of x, in slabs."""
+def _population(net: _Net, params: Tensor, x: Tensor, f: Tensor,
+                inits: int) -> tuple[Tensor, Tensor, Tensor]:
+    """Errors and init-averaged predictions of every cell on the population sample.
+
+    Cells come in consecutive groups of ``inits`` (one group per width and
+    sweep point, all its init seeds). Works over the rows of x in slabs.
+
+    Returns
+    -------
+    f_error : Tensor (cells,)
+        Mean over x of (prediction - f)^2.
+    mean : Tensor (groups, rows)
+        Mean over the group's init seeds of the prediction at each x.
+    var_init : Tensor (groups,)
+        Mean over x of the variance over init seeds of the prediction.
+    """
+    n_cells, n = net.layout.n_cells, x.shape[0]
     rows = max(1, _EVAL_ELEMENTS[x.device.type] // max(1, net.layout.n_units))
-    sums = [x.new_zeros(net.layout.n_cells) for _ in targets]
-    scratch = x.new_empty(net.layout.n_units * min(rows, x.shape[0]))
-    for start in range(0, x.shape[0], rows):
-        pred, _ = net.forward(params, x[start:start + rows], scratch)
-        for acc, t in zip(sums, targets, strict=True):
-            acc += (pred - t[start:start + rows]).square_().sum(dim=1)
-    return [acc / max(1, x.shape[0]) for acc in sums]
+    err = x.new_zeros(n_cells)
+    mean = x.new_empty(n_cells // inits, n)
+    var = x.new_zeros(n_cells // inits)
+    scratch = x.new_empty(net.layout.n_units * min(rows, n))
+    for start in range(0, n, rows):
+        stop = min(start + rows, n)
+        pred, _ = net.forward(params, x[start:stop], scratch)
+        err += (pred - f[start:stop]).square_().sum(dim=1)
+        grouped = pred.view(-1, inits, stop - start)
+        m = grouped.mean(dim=1)
+        mean[:, start:stop] = m
+        var += (grouped - m.unsqueeze(1)).square_().sum(dim=(1, 2)) / inits
+    return err / n, mean, var / n
 
 
 def _loss_grad(kind: str, pred: Tensor, y: Tensor, weight: Tensor | float) -> Tensor:
@@ -311,7 +332,13 @@ def train_chunk(points: Sequence[Experiment], data_seed: int,
     -------
     dict of str to ndarray
         For each metric the experiments record (:func:`ddlab.dataset.metric_names`), a float64
-        array of shape (len(epochs), len(cells)), cells in the order given.
+        array of shape (len(epochs), len(cells)), cells in the order given. With a
+        population sample and ``record_bias_variance``, also ``pred_mean``
+        (len(epochs), groups, n_population) and ``pred_var_init`` (len(epochs), groups):
+        the mean and variance over init seeds of the predictions at the
+        population points, for groups of cells sharing (width, point), ordered
+        by width and then point, and ``f_population`` (n_population,), the true f
+        there. Every group must hold the same init seeds.
     """
     exp = points[0]
     tr = exp.train
@@ -349,6 +376,15 @@ def train_chunk(points: Sequence[Experiment], data_seed: int,
     n = x_train.shape[0]
     rec_index = {e: k for k, e in enumerate(exp.epochs)}
     res = {m: params.new_full((len(rec_index), len(cells)), torch.nan) for m in metric_names(exp)}
+    inits = sum(1 for c in ordered if c[:2] == ordered[0][:2])
+    groups = len(cells) // inits
+    if groups * inits != len(cells) or any(
+            ordered[k][:2] != ordered[k - k % inits][:2] for k in range(len(cells))):
+        raise ValueError("cells: every (point, width) must have the same init seeds")
+    keep_predictions = "f_error" in res and tr.record_bias_variance
+    if keep_predictions:
+        pred_mean = params.new_empty((len(rec_index), groups, x_pop.shape[0]))
+        pred_var = params.new_empty((len(rec_index), groups))
 
     def record(epoch: int, train_pred: Tensor, test_pred: Tensor) -> None:
         k = rec_index[epoch]
@@ -356,7 +392,9 @@ def train_chunk(points: Sequence[Experiment], data_seed: int,
         res["f_error_train"][k] = _mse(train_pred, f_train)
         res["test_loss"][k] = _mse(test_pred, y_test)
         if "f_error" in res:
-            res["f_error"][k] = _sq_errors(net, params, x_pop, [f_pop])[0]
+            res["f_error"][k], mean, var = _population(net, params, x_pop, f_pop, inits)
+            if keep_predictions:
+                pred_mean[k], pred_var[k] = mean, var
 
     if tr.batch_size is None or tr.batch_size >= n:
         x_both = torch.cat([x_train, x_test])
@@ -391,4 +429,9 @@ def train_chunk(points: Sequence[Experiment], data_seed: int,
                 net.backward(params, cache, _loss_grad(tr.loss, pred, y_train, weight), grad)
                 opt.step(params, grad)
     inverse = torch.from_numpy(np.argsort(order))
-    return {m: v.to("cpu", torch.float64)[:, inverse].numpy() for m, v in res.items()}
+    out = {m: v.to("cpu", torch.float64)[:, inverse].numpy() for m, v in res.items()}
+    if keep_predictions:
+        out["pred_mean"] = pred_mean.to("cpu", torch.float64).numpy()
+        out["pred_var_init"] = pred_var.to("cpu", torch.float64).numpy()
+        out["f_population"] = f_pop.to("cpu", torch.float64).numpy()
+    return out

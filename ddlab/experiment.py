@@ -152,6 +152,11 @@ class TrainSpec:
         ``float32`` or ``float64``.
     record : tuple of int
         Epochs at which metrics are recorded (0 = at initialisation).
+    record_bias_variance : bool
+        Keep, at every recorded epoch, the mean over init seeds of each
+        width's predictions at every population point (for
+        :func:`ddlab.analysis.bias_variance`). Costs widths x recorded epochs
+        x data seeds x n_population x 8 bytes.
     """
 
     optimizer: str = "adam"
@@ -167,6 +172,7 @@ class TrainSpec:
     loss: str = "mse"
     dtype: str = "float32"
     record: tuple[int, ...] = field(default=())
+    record_bias_variance: bool = True
 
 
 @dataclass(frozen=True)
@@ -313,6 +319,12 @@ def _float(key: str, value: Any, low: float | None = None, strict: bool = False,
     return value
 
 
+def _bool(key: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _fail(key, value, "expected true or false")
+    return value
+
+
 def _choice(key: str, value: Any, options: tuple[str, ...]) -> str:
     if not isinstance(value, str) or value not in options:
         hint = _closest(value, list(options)) if isinstance(value, str) else ""
@@ -453,9 +465,9 @@ def _train(raw: dict[str, Any]) -> TrainSpec:
     betas = raw.get("betas", list(d.betas))
     if not isinstance(betas, (list, tuple)) or len(betas) != 2:
         raise _fail("train.betas", betas, "expected two numbers [beta1, beta2]")
-    nesterov = raw.get("nesterov", d.nesterov)
-    if not isinstance(nesterov, bool):
-        raise _fail("train.nesterov", nesterov, "expected true or false")
+    nesterov = _bool("train.nesterov", raw.get("nesterov", d.nesterov))
+    record_bv = _bool("train.record_bias_variance",
+                      raw.get("record_bias_variance", d.record_bias_variance))
     epochs = _int("train.epochs", raw.get("epochs", d.epochs), 0)
     spec = TrainSpec(
         optimizer=_choice("train.optimizer", raw.get("optimizer", d.optimizer), OPTIMIZERS),
@@ -472,6 +484,7 @@ def _train(raw: dict[str, Any]) -> TrainSpec:
         loss=_choice("train.loss", raw.get("loss", d.loss), LOSSES),
         dtype=_choice("train.dtype", raw.get("dtype", d.dtype), DTYPES),
         record=_record(raw.get("record", "all"), epochs),
+        record_bias_variance=record_bv,
     )
     if spec.nesterov and (spec.optimizer != "sgd" or spec.momentum == 0.0):
         raise _fail("train.nesterov", True, "needs optimizer = 'sgd' and momentum > 0")

@@ -28,6 +28,7 @@ import xarray as xr
 from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
+from .dataset import metric_names
 from .engine import train_chunk
 from .experiment import BATCHABLE, Experiment, load_experiment
 from .store import MemoryStore, ZarrStore
@@ -49,7 +50,7 @@ class Chunk:
         Per swept key, its index, or None for a batchable key (all its values).
     data_seed : int
     widths, inits : tuple of (int, int)
-        Half-open index ranges into ``model.width`` and the init seeds.
+        Half-open index ranges into ``model.width`` and the init seeds (all of them).
     """
 
     sweep: tuple[int | None, ...]
@@ -84,8 +85,10 @@ class Chunk:
 def plan_chunks(experiment: Experiment, chunk_units: int) -> list[Chunk]:
     """Split the grid into rectangular chunks of about ``chunk_units`` hidden units.
 
-    Whole widths (all init seeds) are grouped while they fit; a width that does
-    not fit alone is split over init seeds. The plan depends only on the
+    A chunk holds consecutive widths, each with all its init seeds (so means
+    over initialisations are computed within one chunk), for one data seed
+    and one value of every shape-changing swept key. A width that exceeds the
+    budget alone gets a chunk of its own. The plan depends only on the
     experiment and ``chunk_units``, never on ``n_jobs``, so a resumed run
     recomputes exactly the chunks an uninterrupted run would.
 
@@ -101,29 +104,21 @@ def plan_chunks(experiment: Experiment, chunk_units: int) -> list[Chunk]:
     """
     exp = experiment
     batch = [key in BATCHABLE for key, _ in exp.sweep]
-    fixed = [range(len(v)) if not b else (None,) for (_, v), b in zip(exp.sweep, batch,
-                                                                         strict=True)]
+    fixed = [(None,) if b else range(len(v)) for (_, v), b in zip(exp.sweep, batch, strict=True)]
     group = math.prod(len(v) for (_, v), b in zip(exp.sweep, batch, strict=True) if b)
-    n_init = exp.seeds.init
+    inits = (0, exp.seeds.init)
     chunks: list[Chunk] = []
-    for sweep in (tuple(t) for t in np.ndindex(*map(len, fixed))):
-        sweep = tuple(f[i] for f, i in zip(fixed, sweep, strict=True))
+    for idx in np.ndindex(*map(len, fixed)):
+        sweep = tuple(f[i] for f, i in zip(fixed, idx, strict=True))
         for d in range(exp.seeds.data):
             start, units = 0, 0
             for k, w in enumerate(exp.model.width):
-                cost = w * group * n_init
+                cost = w * group * exp.seeds.init
                 if units and units + cost > chunk_units:
-                    chunks.append(Chunk(sweep, d, (start, k), (0, n_init)))
+                    chunks.append(Chunk(sweep, d, (start, k), inits))
                     start, units = k, 0
-                if cost > chunk_units:  # this width alone: split over init seeds
-                    step = max(1, chunk_units // (w * group))
-                    chunks += [Chunk(sweep, d, (k, k + 1), (i, min(i + step, n_init)))
-                               for i in range(0, n_init, step)]
-                    start, units = k + 1, 0
-                else:
-                    units += cost
-            if start < len(exp.model.width):
-                chunks.append(Chunk(sweep, d, (start, len(exp.model.width)), (0, n_init)))
+                units += cost
+            chunks.append(Chunk(sweep, d, (start, len(exp.model.width)), inits))
     return chunks
 
 
@@ -142,14 +137,25 @@ def _worker(exp_json: str, chunk: Chunk, device: str) -> tuple[Chunk, dict[str, 
     inits = range(*chunk.inits)
     cells = [(p, w, i) for p in range(len(points)) for w in widths for i in inits]
     results = train_chunk(points, chunk.data_seed, cells, device)
-    shape = (*chunk.shape(exp), len(widths), len(inits))
+    sweep = chunk.shape(exp)
+    shape = (*sweep, len(widths), len(inits))
     arrays = {}
     bad = np.zeros(shape, dtype=bool)
-    for name, values in results.items():  # (epoch, cells) -> (*sweep, width, epoch, 1, init)
+    for name in metric_names(exp):  # (epoch, cells) -> (*sweep, width, epoch, 1, init)
+        values = results[name]
         v = np.moveaxis(values.reshape(len(values), *shape), 0, -2)
         arrays[name] = v[..., None, :]
         bad |= ~np.isfinite(v).all(axis=-2)
     arrays["diverged"] = bad[..., None, :]
+    if "pred_mean" in results:  # (epoch, width x point[, pop]) -> (*sweep, width, epoch, 1[, pop])
+        for name in ("pred_mean", "pred_var_init"):
+            values = results[name]
+            v = values.reshape(len(values), len(widths), *sweep, *values.shape[2:])
+            order = (*range(2, 2 + len(sweep)), 1, 0, *range(2 + len(sweep), v.ndim))
+            v = v.transpose(order)
+            arrays[name] = np.expand_dims(v, len(sweep) + 2)
+        f_pop = np.asarray(results["f_population"])
+        arrays["f_population"] = np.broadcast_to(f_pop, (*sweep, 1, len(f_pop))).copy()
     arrays["wall_time"] = np.full(arrays["diverged"].shape, time.perf_counter() - t0)
     return chunk, arrays
 

@@ -118,10 +118,10 @@ class ZarrStore(MemoryStore):
 
 
 def _encoding(ds: xr.Dataset) -> dict[str, dict]:
-    """zarr chunks: one per (sweep point, width, data seed), all epochs and inits."""
+    """zarr chunks: one per (sweep point, width, data seed), all epochs, inits and points."""
     enc = {}
     for name, var in ds.data_vars.items():
-        enc[name] = {"chunks": tuple(ds.sizes[d] if d in ("epoch", "init_seed") else 1
+        enc[name] = {"chunks": tuple(ds.sizes[d] if d in ("epoch", "init_seed", "pop") else 1
                                      for d in var.dims)}
     return enc
 
@@ -191,9 +191,10 @@ def open_results(path: str | Path) -> xr.Dataset:
     _stored_experiment(path)
     ds = _open(path, chunks={})
     done = ds["completed"]
-    for name in [*METRICS, "wall_time"]:
+    for name in [*METRICS, "wall_time", "pred_mean", "pred_var_init", "f_population"]:
         if name in ds:
-            ds[name] = ds[name].where(done).assign_attrs(ds[name].attrs)
+            mask = done.all([d for d in done.dims if d not in ds[name].dims])
+            ds[name] = ds[name].where(mask).assign_attrs(ds[name].attrs)
     ds["diverged"] = (ds["diverged"] & done).assign_attrs(ds["diverged"].attrs)
     return ds
 
