@@ -11,6 +11,15 @@ import importlib
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
+from . import analysis
+from .analysis import (
+    best_in_class,
+    bias_variance,
+    decompose,
+    generalization_gap,
+    risks,
+    summarize,
+)
 from .dataset import VARIABLES
 from .experiment import (
     DataSpec,
@@ -50,14 +59,21 @@ __all__ = [
     "SeedSpec",
     "TrainSpec",
     "__version__",
+    "analysis",
+    "best_in_class",
+    "bias_variance",
+    "decompose",
     "export_netcdf",
+    "generalization_gap",
     "load_experiment",
     "make_data",
     "make_model",
     "minibatch_order",
     "open_results",
     "plan_chunks",
+    "risks",
     "run",
+    "summarize",
 ]
 
 
