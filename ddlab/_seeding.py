@@ -18,6 +18,8 @@ STREAMS = {
     "target": 6,
     "init": 7,
     "shuffle": 8,
+    "features": 9,
+    "split": 10,
 }
 
 _MASK = (1 << 64) - 1

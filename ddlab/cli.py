@@ -33,6 +33,13 @@ def _experiment(config: str, overrides: Sequence[str]) -> Experiment:
 def estimate_seconds(exp: Experiment) -> float:
     """A rough single-process CPU time for an experiment, from measured per-unit costs."""
     points = math.prod(exp.sweep_shape)
+    if exp.closed_form:  # Gram, solve and predictions, at about 3 GFLOP/s
+        n, cells = exp.data.n_train, exp.seeds.data * exp.seeds.init * points
+        rows = n + exp.data.n_test + exp.data.n_population
+        per_feature = 2 if exp.model.family == "linear" else 2 * (exp.data.dim + 2)
+        flops = sum(min(n, w) ** 2 * max(n, w) + rows * w * per_feature
+                    for w in exp.model.width)
+        return cells * flops / 3e9
     worst = max((e for _, e in exp.points()), key=lambda e: (e.data.n_train, e.model.depth),
                 default=exp)
     units = sum(exp.model.width) * exp.seeds.data * exp.seeds.init * points
@@ -41,6 +48,16 @@ def estimate_seconds(exp: Experiment) -> float:
     steps = exp.train.epochs * math.ceil(worst.data.n_train / bs)
     evals = len(exp.epochs) * (worst.data.n_test + exp.data.n_population)
     return units * depth_factor * (steps * worst.data.n_train * _TRAIN_COST + evals * _EVAL_COST)
+
+
+def storage_bytes(exp: Experiment) -> int:
+    """Uncompressed size of an experiment's result arrays."""
+    from .dataset import variable_dims
+
+    size = {"width": len(exp.model.width), "epoch": len(exp.epochs), "data_seed": exp.seeds.data,
+            "init_seed": exp.seeds.init, "pop": exp.data.n_population}
+    size |= dict(zip(exp.sweep_dims, exp.sweep_shape, strict=True))
+    return sum(8 * math.prod(size[d] for d in dims) for dims in variable_dims(exp).values())
 
 
 def _describe(exp: Experiment) -> str:
@@ -52,8 +69,10 @@ def _describe(exp: Experiment) -> str:
         f"experiment {exp.name!r}",
         f"grid: {sweep + ' x ' if sweep else ''}width ({len(exp.model.width)}) x "
         f"data_seed ({exp.seeds.data}) x init_seed ({exp.seeds.init}) = {cells} cells, "
-        f"{len(exp.epochs)} recorded epochs of {exp.train.epochs}",
-        f"cost: about {estimate_seconds(exp):.3g} s on one CPU process (rough estimate)",
+        + ("closed-form fit (one epoch entry)" if exp.closed_form else
+         f"{len(exp.epochs)} recorded epochs of {exp.train.epochs}"),
+        f"cost: about {estimate_seconds(exp):.3g} s on one CPU process (rough estimate); "
+        f"storage: about {storage_bytes(exp) / 2**20:.3g} MiB",
         "resolved configuration:",
     ]
     for section, values in exp.to_dict().items():

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
+import numpy as np
 import torch
 
 from ._seeding import cell_seed
-from .experiment import DataSpec, Experiment, load_experiment
+from .experiment import REAL_TARGETS, DataSpec, Experiment, load_experiment
 
 __all__ = ["Samples", "make_data", "target_function"]
 
@@ -69,10 +71,47 @@ def target_function(spec: DataSpec, root: int, data_seed: int):
     return lambda x: torch.tanh(x @ w1.T + b1) @ w2
 
 
+@functools.lru_cache(maxsize=4)
+def _population_inputs(spec: DataSpec, root: int) -> torch.Tensor:
+    """The population inputs, shared by all data seeds (cached: never modify in place)."""
+    return _inputs(spec, spec.n_population, _gen(root, "x_pop"))
+
+
 def _inputs(spec: DataSpec, n: int, gen: torch.Generator) -> torch.Tensor:
     if spec.input == "uniform":
         return torch.rand(n, spec.dim, generator=gen, dtype=torch.float64)
     return torch.randn(n, spec.dim, generator=gen, dtype=torch.float64)
+
+
+@functools.lru_cache(maxsize=2)
+def real_data(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Features and targets of a scikit-learn data set, as float64 arrays.
+
+    ``digits``: 1,797 8x8 images scaled to [0, 1], one-hot labels (1797, 10).
+    ``diabetes``: 442 x 10 features and the disease-progression target, each
+    standardised to mean 0 and variance 1.
+    """
+    try:
+        from sklearn import datasets
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise ValueError(f"data.target = {name!r}: needs scikit-learn; "
+                         f"pip install 'ddlab[real]'") from None
+    if name == "digits":
+        d = datasets.load_digits()
+        return d.data / 16.0, np.eye(10)[d.target]
+    x, y = datasets.load_diabetes(return_X_y=True, scaled=False)
+    return (x - x.mean(0)) / x.std(0), (y - y.mean()) / y.std()
+
+
+def _real_samples(spec: DataSpec, root: int, data_seed: int) -> Samples:
+    x, y = (torch.from_numpy(a) for a in real_data(spec.target))
+    keys = torch.rand(len(x), generator=_gen(root, "split", data_seed), dtype=torch.float64)
+    perm = keys.argsort()
+    tr, te = perm[:spec.n_train], perm[spec.n_train:spec.n_train + spec.n_test]
+    empty = x.new_empty(0, x.shape[1])
+    missing = torch.full_like(y[tr], torch.nan)
+    return Samples(x[tr], y[tr], x[te], y[te], empty, missing, y.new_empty((0, *y.shape[1:])),
+                   torch.full_like(y[te], torch.nan))
 
 
 def make_data(experiment, data_seed: int) -> Samples:
@@ -97,19 +136,24 @@ def make_data(experiment, data_seed: int) -> Samples:
         ``y = f(x) + noise * N(0, 1)``. The population inputs ``x_pop`` are the
         same for every data seed, so averages over data sets compare
         predictions at common points; they are empty when ``n_population = 0``.
+        For real data (``digits``, ``diabetes``) the split into train and test
+        is fixed per data seed, ``y`` has one column per output, and the
+        unknown ``f_*`` are NaN.
     """
     exp: Experiment = load_experiment(experiment)
     spec, root = exp.data, exp.seeds.root
+    dtype = getattr(torch, exp.train.dtype)
+    if spec.target in REAL_TARGETS:
+        return Samples(*(t.to(dtype) for t in _real_samples(spec, root, data_seed)))
     f = target_function(spec, root, data_seed)
     x_train = _inputs(spec, spec.n_train, _gen(root, "x_train", data_seed))
     x_test = _inputs(spec, spec.n_test, _gen(root, "x_test", data_seed))
-    x_pop = _inputs(spec, spec.n_population, _gen(root, "x_pop"))  # shared by all data seeds
+    x_pop = _population_inputs(spec, root)
     e_train = torch.randn(spec.n_train, generator=_gen(root, "noise_train", data_seed),
                           dtype=torch.float64)
     e_test = torch.randn(spec.n_test, generator=_gen(root, "noise_test", data_seed),
                          dtype=torch.float64)
     f_train, f_test, f_pop = f(x_train), f(x_test), f(x_pop)
-    dtype = getattr(torch, exp.train.dtype)
     out = (x_train, f_train + spec.noise * e_train, x_test, f_test + spec.noise * e_test,
            x_pop, f_train, f_pop, f_test)
     return Samples(*(t.to(dtype) for t in out))

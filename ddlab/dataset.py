@@ -12,7 +12,7 @@ from collections.abc import Mapping
 import numpy as np
 import xarray as xr
 
-from .experiment import Experiment
+from .experiment import REAL_TARGETS, Experiment
 
 __all__ = ["CELL_DIMS", "DIMS", "METRICS", "VARIABLES", "build_dataset", "cell_dims",
            "metric_dims", "metric_names", "records_predictions", "variable_dims"]
@@ -72,8 +72,13 @@ def variable_dims(experiment: Experiment) -> dict[str, tuple[str, ...]]:
 
 
 def metric_names(experiment: Experiment) -> list[str]:
-    """The metrics an experiment records (``f_error`` needs a population sample)."""
-    return [m for m in METRICS if m != "f_error" or experiment.data.n_population > 0]
+    """The metrics an experiment records.
+
+    ``f_error`` needs a population sample, except for real data, where it is
+    recorded as missing (NaN) like ``f_error_train``.
+    """
+    real = experiment.data.target in REAL_TARGETS
+    return [m for m in METRICS if m != "f_error" or experiment.data.n_population > 0 or real]
 
 
 def _coords(experiment: Experiment) -> dict[str, tuple]:

@@ -27,11 +27,11 @@ import torch
 
 from ._seeding import cell_seed
 from .data import make_data
-from .dataset import metric_names
+from .dataset import metric_names, records_predictions
 from .experiment import Experiment
-from .models import ACTIVATION, cell_uniforms
+from .models import ACTIVATION, cell_uniforms, init_params
 
-__all__ = ["train_chunk"]
+__all__ = ["PopulationStats", "chunk_samples", "train_chunk"]
 
 Tensor = torch.Tensor
 
@@ -263,15 +263,14 @@ class _Optimizer:
             p.addcdiv_(self.m * lr, denom, value=-1 / (1 - beta1**t))
 
 
-def _population(net: _Net, params: Tensor, x: Tensor, f: Tensor,
-                inits: int) -> tuple[Tensor, Tensor, Tensor]:
-    """Errors and init-averaged predictions of every cell on the population sample.
+class PopulationStats:
+    """Errors and init-averaged predictions on the population sample, accumulated by slabs.
 
     Cells come in consecutive groups of ``inits`` (one group per width and
-    sweep point, all its init seeds). Works over the rows of x in slabs.
+    sweep point, all its init seeds); ``groups=False`` keeps ``f_error`` only.
 
-    Returns
-    -------
+    Attributes
+    ----------
     f_error : Tensor (cells,)
         Mean over x of (prediction - f)^2.
     mean : Tensor (groups, rows)
@@ -279,21 +278,40 @@ def _population(net: _Net, params: Tensor, x: Tensor, f: Tensor,
     var_init : Tensor (groups,)
         Mean over x of the variance over init seeds of the prediction.
     """
-    n_cells, n = net.layout.n_cells, x.shape[0]
-    rows = max(1, _EVAL_ELEMENTS[x.device.type] // max(1, net.layout.n_units))
-    err = x.new_zeros(n_cells)
-    mean = x.new_empty(n_cells // inits, n)
-    var = x.new_zeros(n_cells // inits)
-    scratch = x.new_empty(net.layout.n_units * min(rows, n))
-    for start in range(0, n, rows):
-        stop = min(start + rows, n)
-        pred, _ = net.forward(params, x[start:stop], scratch)
-        err += (pred - f[start:stop]).square_().sum(dim=1)
-        grouped = pred.view(-1, inits, stop - start)
+
+    def __init__(self, like: Tensor, n_cells: int, n_rows: int, inits: int, groups: bool = True):
+        self.inits, self.n_rows, self.groups = inits, max(1, n_rows), groups
+        self.f_error = like.new_zeros(n_cells)
+        self.mean = like.new_empty(n_cells // inits if groups else 0, n_rows)
+        self.var_init = like.new_zeros(n_cells // inits if groups else 0)
+
+    def add(self, pred: Tensor, f: Tensor, start: int, cells: slice = slice(None)) -> None:
+        """Add predictions (cells, rows) at population rows ``start:start + rows``.
+
+        ``cells`` selects the cells ``pred`` belongs to: whole groups, in order.
+        """
+        self.f_error[cells] += (pred - f).square().sum(dim=1) / self.n_rows
+        if not self.groups:
+            return
+        first = (cells.start or 0) // self.inits
+        groups = slice(first, first + pred.shape[0] // self.inits)
+        grouped = pred.view(-1, self.inits, pred.shape[1])
         m = grouped.mean(dim=1)
-        mean[:, start:stop] = m
-        var += (grouped - m.unsqueeze(1)).square_().sum(dim=(1, 2)) / inits
-    return err / n, mean, var / n
+        self.mean[groups, start:start + pred.shape[1]] = m
+        self.var_init[groups] += (grouped - m.unsqueeze(1)).square_().sum(dim=(1, 2)) / (
+            self.inits * self.n_rows)
+
+
+def _population(net: _Net, params: Tensor, x: Tensor, f: Tensor, inits: int,
+                groups: bool) -> PopulationStats:
+    """:class:`PopulationStats` of every cell of a network chunk, over x in slabs."""
+    rows = max(1, _EVAL_ELEMENTS[x.device.type] // max(1, net.layout.n_units))
+    stats = PopulationStats(x, net.layout.n_cells, x.shape[0], inits, groups)
+    scratch = x.new_empty(net.layout.n_units * min(rows, x.shape[0]))
+    for start in range(0, x.shape[0], rows):
+        pred, _ = net.forward(params, x[start:start + rows], scratch)
+        stats.add(pred, f[start:start + rows], start)
+    return stats
 
 
 def _loss_grad(kind: str, pred: Tensor, y: Tensor, weight: Tensor | float) -> Tensor:
@@ -312,8 +330,27 @@ def _per_cell(values: Sequence[float], device: str, dtype: torch.dtype) -> float
     return torch.tensor(values, dtype=torch.float64).to(device=device, dtype=dtype)
 
 
-def train_chunk(points: Sequence[Experiment], data_seed: int,
-                cells: Sequence[tuple[int, int, int]],
+def chunk_samples(points: Sequence[Experiment], point_of_cell: Sequence[int], data_seed: int,
+                  device: str) -> tuple[Tensor, ...]:
+    """The samples of a chunk: ``x_train, y_train, x_test, y_test, x_pop, f_train, f_pop``.
+
+    Inputs and f are shared by the chunk's points (they differ at most in
+    noise, lr and weight decay); when the noise differs, ``y_train`` and
+    ``y_test`` get one row per cell.
+    """
+    samples = {}
+    for p in point_of_cell:
+        noise = points[p].data.noise
+        if noise not in samples:
+            samples[noise] = [t.to(device) for t in make_data(points[p], data_seed)]
+    x_train, y_train, x_test, y_test, x_pop, f_train, f_pop, _ = next(iter(samples.values()))
+    if len(samples) > 1:  # one row of noisy targets per cell
+        y_train = torch.stack([samples[points[p].data.noise][1] for p in point_of_cell])
+        y_test = torch.stack([samples[points[p].data.noise][3] for p in point_of_cell])
+    return x_train, y_train, x_test, y_test, x_pop, f_train, f_pop
+
+
+def train_chunk(points: Sequence[Experiment], cells: Sequence[tuple[int, int, int, int]],
                 device: str = "cpu") -> dict[str, np.ndarray]:
     """Train cells of one data seed together.
 
@@ -322,9 +359,9 @@ def train_chunk(points: Sequence[Experiment], data_seed: int,
     points : sequence of Experiment
         Concrete (unswept) experiments that differ at most in ``data.noise``,
         ``train.lr`` and ``train.weight_decay``.
-    data_seed : int
-    cells : sequence of (int, int, int)
-        ``(point, width, init_seed)`` triples, ``point`` indexing ``points``; any order.
+    cells : sequence of (int, int, int, int)
+        ``(point, width, data_seed, init_seed)``, ``point`` indexing ``points``,
+        all of one data seed; any order.
     device : str
         torch device.
 
@@ -337,42 +374,49 @@ def train_chunk(points: Sequence[Experiment], data_seed: int,
         (len(epochs), groups, n_population) and ``pred_var_init`` (len(epochs), groups):
         the mean and variance over init seeds of the predictions at the
         population points, for groups of cells sharing (width, point), ordered
-        by width and then point, and ``f_population`` (n_population,), the true f
-        there. Every group must hold the same init seeds.
+        by width and then point, and ``f_population`` (1, n_population), the true
+        f there. Every group must hold the same init seeds.
     """
     exp = points[0]
     tr = exp.train
-    order = sorted(range(len(cells)), key=lambda k: (cells[k][1], cells[k][0], cells[k][2]))
-    ordered = [cells[k] for k in order]
+    data_seed = cells[0][2]
+    if any(c[2] != data_seed for c in cells):
+        raise ValueError("cells: train_chunk takes the cells of one data seed")
+    order = sorted(range(len(cells)), key=lambda k: (cells[k][1], cells[k][0], cells[k][3]))
+    ordered = [(p, w, i) for p, w, _, i in (cells[k] for k in order)]
     dtype = getattr(torch, tr.dtype)
     layout = _Layout([w for _, w, _ in ordered], exp.data.dim, exp.model.depth)
     net = _Net(layout, exp.model.activation, device)
     index, bound = layout.gather()
-    uniforms = [cell_uniforms(exp, w, data_seed, i) for _, w, i in ordered]
-    params = torch.cat(uniforms)[torch.from_numpy(index)]
-    params = params.mul_(2).sub_(1).mul_(torch.from_numpy(bound)).to(device=device, dtype=dtype)
+    index = torch.from_numpy(index)
+    if exp.model.family == "mlp":
+        vectors = [cell_uniforms(exp, w, data_seed, i) for _, w, i in ordered]
+        params = torch.cat(vectors)[index].mul_(2).sub_(1).mul_(torch.from_numpy(bound))
+    else:  # fixed features, zero output layer; only the output weights are trained
+        vectors = [torch.cat([t.reshape(-1) for layer in init_params(exp, w, data_seed, i)
+                              for t in layer]) for _, w, i in ordered]
+        params = torch.cat(vectors)[index]
+        trainable = torch.cat([torch.cat([torch.zeros(len(v) - w - 1), torch.ones(w),
+                                          torch.zeros(1)]) for v, (_, w, _) in
+                               zip(vectors, ordered, strict=True)])[index]
+    params = params.to(device=device, dtype=dtype)
     grad = torch.zeros_like(params)
     # per-parameter hyperparameters, when the chunk's points differ in them
-    starts = np.cumsum([0] + [len(u) for u in uniforms])
-    cell_of_param = torch.from_numpy(np.searchsorted(starts, index, side="right") - 1).to(device)
+    starts = np.cumsum([0] + [len(v) for v in vectors])
+    cell_of_param = torch.from_numpy(
+        np.searchsorted(starts, index.numpy(), side="right") - 1).to(device)
 
     def per_param(values: Sequence[float]) -> float | Tensor:
         v = _per_cell(values, device, dtype)
         return v if isinstance(v, float) else v[cell_of_param]
 
-    opt = _Optimizer(tr, params, per_param([points[p].train.lr for p, _, _ in ordered]),
-                     per_param([points[p].train.weight_decay for p, _, _ in ordered]))
-    samples = {}
-    for p, _, _ in ordered:
-        noise = points[p].data.noise
-        if noise not in samples:
-            samples[noise] = [t.to(device) for t in make_data(points[p], data_seed)]
-    x_train, _, x_test, _, x_pop, f_train, f_pop, _ = next(iter(samples.values()))
-    if len(samples) == 1:
-        y_train, y_test = next(iter(samples.values()))[1:4:2]
-    else:  # one row of noisy targets per cell
-        y_train = torch.stack([samples[points[p].data.noise][1] for p, _, _ in ordered])
-        y_test = torch.stack([samples[points[p].data.noise][3] for p, _, _ in ordered])
+    lr = per_param([points[p].train.lr for p, _, _ in ordered])
+    if exp.model.family != "mlp":
+        lr = trainable.to(device=device, dtype=dtype) * lr
+    opt = _Optimizer(tr, params, lr, per_param([points[p].train.weight_decay
+                                                for p, _, _ in ordered]))
+    x_train, y_train, x_test, y_test, x_pop, f_train, f_pop = chunk_samples(
+        points, [p for p, _, _ in ordered], data_seed, device)
     n = x_train.shape[0]
     rec_index = {e: k for k, e in enumerate(exp.epochs)}
     res = {m: params.new_full((len(rec_index), len(cells)), torch.nan) for m in metric_names(exp)}
@@ -381,7 +425,7 @@ def train_chunk(points: Sequence[Experiment], data_seed: int,
     if groups * inits != len(cells) or any(
             ordered[k][:2] != ordered[k - k % inits][:2] for k in range(len(cells))):
         raise ValueError("cells: every (point, width) must have the same init seeds")
-    keep_predictions = "f_error" in res and tr.record_bias_variance
+    keep_predictions = records_predictions(exp)
     if keep_predictions:
         pred_mean = params.new_empty((len(rec_index), groups, x_pop.shape[0]))
         pred_var = params.new_empty((len(rec_index), groups))
@@ -391,10 +435,11 @@ def train_chunk(points: Sequence[Experiment], data_seed: int,
         res["train_loss"][k] = _mse(train_pred, y_train)
         res["f_error_train"][k] = _mse(train_pred, f_train)
         res["test_loss"][k] = _mse(test_pred, y_test)
-        if "f_error" in res:
-            res["f_error"][k], mean, var = _population(net, params, x_pop, f_pop, inits)
+        if x_pop.shape[0]:
+            stats = _population(net, params, x_pop, f_pop, inits, keep_predictions)
+            res["f_error"][k] = stats.f_error
             if keep_predictions:
-                pred_mean[k], pred_var[k] = mean, var
+                pred_mean[k], pred_var[k] = stats.mean, stats.var_init
 
     if tr.batch_size is None or tr.batch_size >= n:
         x_both = torch.cat([x_train, x_test])
@@ -433,5 +478,5 @@ def train_chunk(points: Sequence[Experiment], data_seed: int,
     if keep_predictions:
         out["pred_mean"] = pred_mean.to("cpu", torch.float64).numpy()
         out["pred_var_init"] = pred_var.to("cpu", torch.float64).numpy()
-        out["f_population"] = f_pop.to("cpu", torch.float64).numpy()
+        out["f_population"] = f_pop.to("cpu", torch.float64).numpy()[None]
     return out

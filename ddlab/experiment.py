@@ -37,21 +37,25 @@ __all__ = [
     "set_key",
 ]
 
-TARGETS = ("exp_diff", "sin_bump", "quadratic", "linear", "teacher")
+TARGETS = ("exp_diff", "sin_bump", "quadratic", "linear", "teacher", "digits", "diabetes")
+#: Real data sets (scikit-learn, ``ddlab[real]``): name -> (dim, samples, outputs)
+REAL_TARGETS = {"digits": (64, 1797, 10), "diabetes": (10, 442, 1)}
 ONE_D_TARGETS = ("sin_bump", "quadratic")
 INPUTS = ("uniform", "normal")
-ACTIVATIONS = ("relu", "tanh", "sigmoid", "softplus", "elu", "softsign", "identity")
+ACTIVATIONS = ("relu", "tanh", "sigmoid", "softplus", "elu", "softsign", "identity", "cos")
+RF_ACTIVATIONS = ("relu", "tanh", "cos")
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 LOSSES = ("mse", "l1")
 DTYPES = ("float32", "float64")
-FAMILIES = ("mlp",)
+FAMILIES = ("mlp", "linear", "random_features")
+FITS = ("gd", "min_norm", "ridge")
 
 #: Scalar keys that may be given as a list to sweep them (one dataset dim each).
 SWEEPABLE = (
     "data.target", "data.input", "data.dim", "data.n_train", "data.n_test", "data.noise",
     "data.signal", "data.teacher_width", "model.depth", "model.activation",
     "train.optimizer", "train.lr", "train.momentum", "train.nesterov", "train.eps",
-    "train.alpha", "train.weight_decay", "train.batch_size", "train.loss",
+    "train.alpha", "train.weight_decay", "train.batch_size", "train.loss", "model.ridge",
 )
 #: Keys whose values differ only per cell, not in shape: sweeps over them share a batch.
 BATCHABLE = ("data.noise", "train.lr", "train.weight_decay")
@@ -70,7 +74,11 @@ class DataSpec:
         1-D), ``quadratic`` (f = 1 + 2x - 3x^2, 1-D), ``linear`` (f = x . beta with
         ||beta||^2 = ``signal``, beta drawn isotropic per data seed) or ``teacher``
         (a fixed random one-hidden-layer tanh network of ``teacher_width`` units,
-        drawn once from the root seed).
+        drawn once from the root seed), or a real data set from scikit-learn
+        (``ddlab[real]``): ``digits`` (8x8 images scaled to [0, 1], one-hot
+        labels as 10 outputs) or ``diabetes`` (10 standardised features).
+        Real data get a fixed train/test split per data seed, and ``f_error``
+        is missing (NaN).
     input : str
         ``uniform`` on [0, 1]^dim or ``normal`` (standard Gaussian).
     dim : int
@@ -105,19 +113,32 @@ class ModelSpec:
     Attributes
     ----------
     family : str
-        ``mlp``: a fully connected network with ``depth`` hidden layers.
+        ``mlp``: a fully connected network with ``depth`` hidden layers;
+        ``linear``: the "weak features" model, linear in the first ``width``
+        of the ``dim`` inputs (no intercept); ``random_features``: a fixed
+        random first layer of ``width`` units with ``activation`` relu, tanh or
+        cos (cos: random Fourier features), only the output layer fitted.
     width : tuple of int
         Hidden widths to sweep (resolved from a list, an int or a range table).
     depth : int
         Number of hidden layers.
     activation : str
         Hidden-layer activation.
+    fit : str
+        ``gd`` (trained by the batched engine; the only fit for ``mlp``),
+        ``min_norm`` (closed form, the minimum-norm least-squares solution) or
+        ``ridge`` (closed form, penalty ``ridge``). Closed-form fits record one
+        epoch entry, 0, holding the fitted solution.
+    ridge : float
+        lam of the ridge objective (1/n) ||y - Phi theta||^2 + lam ||theta||^2.
     """
 
     family: str = "mlp"
     width: tuple[int, ...] = tuple(range(1, 11))
     depth: int = 1
     activation: str = "relu"
+    fit: str = "gd"
+    ridge: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -236,12 +257,21 @@ class Experiment:
         return [(idx, self.point(idx)) for idx in np.ndindex(*self.sweep_shape)]
 
     @property
+    def closed_form(self) -> bool:
+        """Whether cells are fitted in closed form (``min_norm`` or ``ridge``)."""
+        return self.model.fit != "gd"
+
+    @property
     def epochs(self) -> tuple[int, ...]:
-        """Recorded epochs (sorted, within 0..train.epochs)."""
+        """Recorded epochs (sorted, within 0..train.epochs; (0,) for closed-form fits)."""
+        if self.closed_form:
+            return (0,)
         return self.train.record or tuple(range(self.train.epochs + 1))
 
     def n_params(self, width: int) -> int:
-        """Number of trainable parameters of the network of hidden width ``width``."""
+        """Number of fitted parameters of the model of width ``width``."""
+        if self.model.family != "mlp":
+            return width
         d, depth = self.data.dim, self.model.depth
         return (d + 1) * width + (depth - 1) * (width + 1) * width + width + 1
 
@@ -429,14 +459,18 @@ def _section(name: str, raw: Any) -> dict[str, Any]:
 
 def _data(raw: dict[str, Any]) -> DataSpec:
     d = DataSpec()
+    target = _choice("data.target", raw.get("target", d.target), TARGETS)
+    real = REAL_TARGETS.get(target)
+    dim = _int("data.dim", raw.get("dim", real[0] if real else d.dim), 1)
     spec = DataSpec(
-        target=_choice("data.target", raw.get("target", d.target), TARGETS),
+        target=target,
         input=_choice("data.input", raw.get("input", d.input), INPUTS),
-        dim=_int("data.dim", raw.get("dim", d.dim), 1),
+        dim=dim,
         n_train=_int("data.n_train", raw.get("n_train", d.n_train), 1),
         n_test=_int("data.n_test", raw.get("n_test", d.n_test), 1),
-        n_population=_int("data.n_population", raw.get("n_population", d.n_population), 0),
-        noise=_float("data.noise", raw.get("noise", d.noise), 0.0),
+        n_population=_int("data.n_population",
+                          raw.get("n_population", 0 if real else d.n_population), 0),
+        noise=_float("data.noise", raw.get("noise", 0.0 if real else d.noise), 0.0),
         signal=_float("data.signal", raw.get("signal", d.signal), 0.0),
         teacher_width=_int("data.teacher_width", raw.get("teacher_width", d.teacher_width), 1),
     )
@@ -444,17 +478,44 @@ def _data(raw: dict[str, Any]) -> DataSpec:
         raise _fail("data.dim", spec.dim, f"target {spec.target!r} is 1-D: dim must be 1")
     if spec.target == "exp_diff" and spec.dim < 2:
         raise _fail("data.dim", spec.dim, "target 'exp_diff' needs dim >= 2")
+    if real:
+        if spec.dim != real[0]:
+            raise _fail("data.dim", spec.dim, f"target {target!r} has {real[0]} features")
+        if spec.n_train + spec.n_test > real[1]:
+            raise _fail("data.n_train", spec.n_train,
+                        f"n_train + n_test must be <= {real[1]}, the size of {target!r}")
+        if spec.n_population or spec.noise:
+            key, value = (("data.n_population", spec.n_population) if spec.n_population
+                          else ("data.noise", spec.noise))
+            raise _fail(key, value, f"must be 0 for the real data set {target!r}")
     return spec
 
 
 def _model(raw: dict[str, Any]) -> ModelSpec:
     d = ModelSpec()
-    return ModelSpec(
-        family=_choice("model.family", raw.get("family", d.family), FAMILIES),
+    family = _choice("model.family", raw.get("family", d.family), FAMILIES)
+    spec = ModelSpec(
+        family=family,
         width=_widths(raw.get("width", list(d.width))),
         depth=_int("model.depth", raw.get("depth", d.depth), 1),
-        activation=_choice("model.activation", raw.get("activation", d.activation), ACTIVATIONS),
+        activation=_choice("model.activation", raw.get(
+            "activation", "identity" if family == "linear" else d.activation), ACTIVATIONS),
+        fit=_choice("model.fit", raw.get("fit", "gd" if family == "mlp" else "min_norm"), FITS),
+        ridge=_float("model.ridge", raw.get("ridge", d.ridge), 0.0),
     )
+    if family == "mlp" and spec.fit != "gd":
+        raise _fail("model.fit", spec.fit, "the mlp family is trained by gradient descent: "
+                    "use fit = 'gd'")
+    if family != "mlp" and spec.depth != 1:
+        raise _fail("model.depth", spec.depth, f"family {family!r} has depth 1")
+    if family == "random_features" and spec.activation not in RF_ACTIVATIONS:
+        raise _fail("model.activation", spec.activation,
+                    f"random features use one of {', '.join(RF_ACTIVATIONS)}")
+    if family == "linear" and spec.activation != "identity":
+        raise _fail("model.activation", spec.activation, "the linear family has no activation")
+    if spec.fit == "ridge" and spec.ridge <= 0:
+        raise _fail("model.ridge", spec.ridge, "fit = 'ridge' needs ridge > 0")
+    return spec
 
 
 def _train(raw: dict[str, Any]) -> TrainSpec:
@@ -630,6 +691,7 @@ def load_experiment(source: str | Path | Mapping[str, Any] | Experiment) -> Expe
         train=_train(sections["train"]),
         seeds=_seeds(sections["seeds"]),
     )
+    _check_combination(base)
     if not sweep:
         return base
     resolved = []
@@ -648,6 +710,18 @@ def load_experiment(source: str | Path | Mapping[str, Any] | Experiment) -> Expe
         point = exp.point(idx)
         load_experiment({**point.to_dict(), "name": name})
     return exp
+
+
+def _check_combination(exp: Experiment) -> None:
+    if exp.model.family == "linear" and max(exp.model.width) > exp.data.dim:
+        raise _fail("model.width", list(exp.model.width),
+                    f"the linear family uses the first p of data.dim = {exp.data.dim} "
+                    f"features: widths must be <= {exp.data.dim}")
+    outputs = REAL_TARGETS.get(exp.data.target, (0, 0, 1))[2]
+    if outputs > 1 and not exp.closed_form:
+        raise _fail("data.target", exp.data.target,
+                    f"has {outputs} outputs: fit it in closed form (model.fit = 'min_norm' "
+                    f"or 'ridge' with family 'linear' or 'random_features')")
 
 
 def _build_section(section: str, values: dict[str, Any]):

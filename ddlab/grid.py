@@ -28,6 +28,7 @@ import xarray as xr
 from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
+from .closed_form import fit_chunk
 from .dataset import metric_names
 from .engine import train_chunk
 from .experiment import BATCHABLE, Experiment, load_experiment
@@ -38,6 +39,8 @@ __all__ = ["Chunk", "plan_chunks", "run"]
 #: Default number of first-layer hidden units per chunk (keeps a chunk in cache on CPU).
 CPU_CHUNK_UNITS = 8192
 CUDA_CHUNK_UNITS = 1 << 22
+#: Default features per closed-form chunk, summed over cells (bounds its memory).
+CLOSED_FORM_UNITS = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -48,22 +51,21 @@ class Chunk:
     ----------
     sweep : tuple of int or None
         Per swept key, its index, or None for a batchable key (all its values).
-    data_seed : int
-    widths, inits : tuple of (int, int)
-        Half-open index ranges into ``model.width`` and the init seeds (all of them).
+    widths, data_seeds, inits : tuple of (int, int)
+        Half-open index ranges into ``model.width``, the data seeds (one for
+        gradient descent, all for closed-form fits) and the init seeds (all).
     """
 
     sweep: tuple[int | None, ...]
-    data_seed: int
     widths: tuple[int, int]
+    data_seeds: tuple[int, int]
     inits: tuple[int, int]
 
     def region(self, experiment: Experiment) -> dict[str, slice]:
         """The chunk's slices, by dim name."""
         out = {dim: slice(None) if i is None else slice(i, i + 1)
                for dim, i in zip(experiment.sweep_dims, self.sweep, strict=True)}
-        return out | {"width": slice(*self.widths), "data_seed": slice(self.data_seed,
-                                                                       self.data_seed + 1),
+        return out | {"width": slice(*self.widths), "data_seed": slice(*self.data_seeds),
                       "init_seed": slice(*self.inits)}
 
     def shape(self, experiment: Experiment) -> tuple[int, ...]:
@@ -79,24 +81,27 @@ class Chunk:
                 for idx in [tuple(r[j] for r, j in zip(ranges, idx, strict=True))]]
 
     def n_cells(self) -> int:
-        return (self.widths[1] - self.widths[0]) * (self.inits[1] - self.inits[0])
+        """Cells per sweep point."""
+        return ((self.widths[1] - self.widths[0]) * (self.data_seeds[1] - self.data_seeds[0])
+                * (self.inits[1] - self.inits[0]))
 
 
 def plan_chunks(experiment: Experiment, chunk_units: int) -> list[Chunk]:
     """Split the grid into rectangular chunks of about ``chunk_units`` hidden units.
 
     A chunk holds consecutive widths, each with all its init seeds (so means
-    over initialisations are computed within one chunk), for one data seed
-    and one value of every shape-changing swept key. A width that exceeds the
-    budget alone gets a chunk of its own. The plan depends only on the
-    experiment and ``chunk_units``, never on ``n_jobs``, so a resumed run
+    over initialisations are computed within one chunk), for one value of
+    every shape-changing swept key, and one data seed (gradient descent: the
+    cells share their inputs) or all of them (closed-form fits). A width that
+    exceeds the budget alone gets a chunk of its own. The plan depends only on
+    the experiment and ``chunk_units``, never on ``n_jobs``, so a resumed run
     recomputes exactly the chunks an uninterrupted run would.
 
     Parameters
     ----------
     experiment : Experiment
     chunk_units : int
-        Budget of first-layer hidden units per chunk.
+        Budget of hidden units (features) per chunk, summed over its cells.
 
     Returns
     -------
@@ -106,19 +111,21 @@ def plan_chunks(experiment: Experiment, chunk_units: int) -> list[Chunk]:
     batch = [key in BATCHABLE for key, _ in exp.sweep]
     fixed = [(None,) if b else range(len(v)) for (_, v), b in zip(exp.sweep, batch, strict=True)]
     group = math.prod(len(v) for (_, v), b in zip(exp.sweep, batch, strict=True) if b)
+    n_data = exp.seeds.data
+    seed_ranges = [(0, n_data)] if exp.closed_form else [(d, d + 1) for d in range(n_data)]
     inits = (0, exp.seeds.init)
     chunks: list[Chunk] = []
     for idx in np.ndindex(*map(len, fixed)):
         sweep = tuple(f[i] for f, i in zip(fixed, idx, strict=True))
-        for d in range(exp.seeds.data):
+        for seeds in seed_ranges:
+            per_width = group * exp.seeds.init * (seeds[1] - seeds[0])
             start, units = 0, 0
             for k, w in enumerate(exp.model.width):
-                cost = w * group * exp.seeds.init
-                if units and units + cost > chunk_units:
-                    chunks.append(Chunk(sweep, d, (start, k), inits))
+                if units and units + w * per_width > chunk_units:
+                    chunks.append(Chunk(sweep, (start, k), seeds, inits))
                     start, units = k, 0
-                units += cost
-            chunks.append(Chunk(sweep, d, (start, len(exp.model.width)), inits))
+                units += w * per_width
+            chunks.append(Chunk(sweep, (start, len(exp.model.width)), seeds, inits))
     return chunks
 
 
@@ -134,28 +141,30 @@ def _worker(exp_json: str, chunk: Chunk, device: str) -> tuple[Chunk, dict[str, 
     exp = _experiment(exp_json)
     points = chunk.points(exp)
     widths = exp.model.width[slice(*chunk.widths)]
-    inits = range(*chunk.inits)
-    cells = [(p, w, i) for p in range(len(points)) for w in widths for i in inits]
-    results = train_chunk(points, chunk.data_seed, cells, device)
+    seeds, inits = range(*chunk.data_seeds), range(*chunk.inits)
+    cells = [(p, w, d, i) for p in range(len(points)) for w in widths for d in seeds
+             for i in inits]
+    fit = fit_chunk if exp.closed_form else train_chunk
+    results = fit(points, cells, device)
     sweep = chunk.shape(exp)
-    shape = (*sweep, len(widths), len(inits))
+    shape = (*sweep, len(widths), len(seeds), len(inits))
     arrays = {}
     bad = np.zeros(shape, dtype=bool)
-    for name in metric_names(exp):  # (epoch, cells) -> (*sweep, width, epoch, 1, init)
+    for name in metric_names(exp):  # (epoch, cells) -> (*sweep, width, epoch, data, init)
         values = results[name]
-        v = np.moveaxis(values.reshape(len(values), *shape), 0, -2)
-        arrays[name] = v[..., None, :]
-        bad |= ~np.isfinite(v).all(axis=-2)
-    arrays["diverged"] = bad[..., None, :]
-    if "pred_mean" in results:  # (epoch, width x point[, pop]) -> (*sweep, width, epoch, 1[, pop])
+        v = np.moveaxis(values.reshape(len(values), *shape), 0, -3)
+        arrays[name] = v
+        if name in ("train_loss", "test_loss"):  # always defined, so non-finite = overflow
+            bad |= ~np.isfinite(v).all(axis=-3)
+    arrays["diverged"] = bad
+    if "pred_mean" in results:  # (epoch, groups (width, point, data)[, pop]) -> region
         for name in ("pred_mean", "pred_var_init"):
             values = results[name]
-            v = values.reshape(len(values), len(widths), *sweep, *values.shape[2:])
+            v = values.reshape(len(values), len(widths), *sweep, len(seeds), *values.shape[2:])
             order = (*range(2, 2 + len(sweep)), 1, 0, *range(2 + len(sweep), v.ndim))
-            v = v.transpose(order)
-            arrays[name] = np.expand_dims(v, len(sweep) + 2)
-        f_pop = np.asarray(results["f_population"])
-        arrays["f_population"] = np.broadcast_to(f_pop, (*sweep, 1, len(f_pop))).copy()
+            arrays[name] = v.transpose(order)
+        f_pop = np.asarray(results["f_population"])  # (data, pop)
+        arrays["f_population"] = np.broadcast_to(f_pop, (*sweep, *f_pop.shape)).copy()
     arrays["wall_time"] = np.full(arrays["diverged"].shape, time.perf_counter() - t0)
     return chunk, arrays
 
@@ -273,7 +282,8 @@ def run(experiment, *, device: str = "auto", n_jobs: int = 1, progress: bool = T
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1:
         raise ValueError(f"n_jobs = {n_jobs!r}: expected a positive integer or -1")
     on_cuda = dev.startswith("cuda")
-    units = chunk_units or (CUDA_CHUNK_UNITS if on_cuda else CPU_CHUNK_UNITS)
+    default = CUDA_CHUNK_UNITS if on_cuda else CPU_CHUNK_UNITS
+    units = chunk_units or (CLOSED_FORM_UNITS if exp.closed_form else default)
     if isinstance(units, bool) or not isinstance(units, int) or units < 1:
         raise ValueError(f"chunk_units = {chunk_units!r}: expected a positive integer")
     t0 = time.perf_counter()

@@ -19,10 +19,18 @@ from ._seeding import cell_seed
 from .experiment import Experiment, load_experiment
 
 __all__ = [
-    "ACTIVATION", "Activation", "cell_uniforms", "init_params", "make_model", "minibatch_order",
+    "ACTIVATION", "Activation", "Cos", "cell_uniforms", "feature_params", "init_params",
+    "make_model", "minibatch_order",
 ]
 
 Tensor = torch.Tensor
+
+
+class Cos(nn.Module):
+    """Elementwise cosine (the activation of random Fourier features)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.cos(x)
 
 
 class Activation(NamedTuple):
@@ -47,6 +55,7 @@ ACTIVATION: dict[str, Activation] = {
                            lambda z, a: (1 + z.abs()).pow(-2)),
     "identity": Activation(lambda z: z, nn.Identity, lambda z: z,
                            lambda z, a: torch.ones_like(z)),
+    "cos": Activation(torch.cos, Cos, torch.cos_, lambda z, a: -torch.sin(z)),
 }
 
 
@@ -68,12 +77,36 @@ def cell_uniforms(experiment: Experiment, width: int, data_seed: int,
     return torch.rand(sum(o * i + o for o, i in shapes), generator=gen, dtype=torch.float64)
 
 
+def feature_params(experiment: Experiment, width: int, data_seed: int,
+                   init_seed: int) -> tuple[Tensor, Tensor]:
+    """The fixed first layer (W, b) of a ``linear`` or ``random_features`` cell, in float64.
+
+    ``linear``: the first ``width`` coordinates (W = rows of the identity, b = 0).
+    ``random_features``: rows w_j ~ N(0, I / dim), from a stream of the data and
+    init seeds only, so a narrower cell's features are the first rows of a
+    wider one's (nested); b_j ~ U[0, 2 pi) for ``cos`` (random Fourier
+    features), else b = 0.
+    """
+    d = experiment.data.dim
+    if experiment.model.family == "linear":
+        return torch.eye(d, dtype=torch.float64)[:width], torch.zeros(width, dtype=torch.float64)
+    gen = torch.Generator().manual_seed(
+        cell_seed(experiment.seeds.root, "features", data_seed, init_seed))
+    u = torch.rand(width, d + 1, generator=gen, dtype=torch.float64).clamp_(1e-300, 1 - 1e-16)
+    w = torch.special.ndtri(u[:, :d]) / d**0.5
+    cos = experiment.model.activation == "cos"
+    return w, (2 * torch.pi * u[:, d]) if cos else torch.zeros(width, dtype=torch.float64)
+
+
 def init_params(experiment: Experiment, width: int, data_seed: int,
                 init_seed: int) -> list[tuple[Tensor, Tensor]]:
     """Initial (weight, bias) pairs of one cell, in float64.
 
-    Every entry is ``(2 u - 1) / sqrt(fan_in)`` with ``u`` from
+    ``mlp``: every entry is ``(2 u - 1) / sqrt(fan_in)`` with ``u`` from
     :func:`cell_uniforms`: PyTorch's default ``nn.Linear`` initialisation.
+    ``linear`` and ``random_features``: the fixed first layer of
+    :func:`feature_params`, then a zero output layer (gradient descent from
+    zero; only the output weights are trained, there is no output bias).
 
     Parameters
     ----------
@@ -88,6 +121,9 @@ def init_params(experiment: Experiment, width: int, data_seed: int,
     list of (Tensor, Tensor)
         One pair per ``Linear`` layer, weight of shape (out, in), bias (out,).
     """
+    if experiment.model.family != "mlp":
+        zeros = torch.zeros(1, width, dtype=torch.float64), torch.zeros(1, dtype=torch.float64)
+        return [feature_params(experiment, width, data_seed, init_seed), zeros]
     u = cell_uniforms(experiment, width, data_seed, init_seed).mul_(2).sub_(1)
     out, pos = [], 0
     for o, i in layer_shapes(experiment.data.dim, width, experiment.model.depth):
@@ -113,7 +149,9 @@ def make_model(experiment, width: int, data_seed: int, init_seed: int) -> nn.Seq
     Returns
     -------
     torch.nn.Sequential
-        ``Linear``/activation layers in the experiment's dtype.
+        ``Linear``/activation layers in the experiment's dtype. For the
+        ``linear`` and ``random_features`` families the first layer and the
+        output bias are frozen (``requires_grad = False``).
     """
     exp = load_experiment(experiment)
     dtype = getattr(torch, exp.train.dtype)
@@ -127,6 +165,9 @@ def make_model(experiment, width: int, data_seed: int, init_seed: int) -> nn.Seq
         layers.append(lin)
         if k < exp.model.depth:
             layers.append(act())
+    if exp.model.family != "mlp":  # fixed features, no output bias: only the output weights learn
+        layers[0].requires_grad_(False)
+        layers[-1].bias.requires_grad_(False)
     return nn.Sequential(*layers)
 
 

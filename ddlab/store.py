@@ -117,12 +117,22 @@ class ZarrStore(MemoryStore):
         return open_results(self.path)
 
 
+#: elements per zarr chunk (8 MB of float64)
+CHUNK_ELEMENTS = 1 << 20
+
+
 def _encoding(ds: xr.Dataset) -> dict[str, dict]:
-    """zarr chunks: one per (sweep point, width, data seed), all epochs, inits and points."""
+    """zarr chunks: one per (sweep point, width), spanning epochs, seeds and population
+    points, with the largest of those halved until a chunk holds <= CHUNK_ELEMENTS.
+    """
     enc = {}
     for name, var in ds.data_vars.items():
-        enc[name] = {"chunks": tuple(ds.sizes[d] if d in ("epoch", "init_seed", "pop") else 1
-                                     for d in var.dims)}
+        chunks = {d: ds.sizes[d] if d in ("epoch", "data_seed", "init_seed", "pop") else 1
+                  for d in var.dims}
+        while np.prod(list(chunks.values())) > CHUNK_ELEMENTS:
+            big = max(chunks, key=chunks.get)
+            chunks[big] = -(-chunks[big] // 2)
+        enc[name] = {"chunks": tuple(chunks[d] for d in var.dims)}
     return enc
 
 
