@@ -11,7 +11,7 @@ import importlib
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
-from . import analysis
+from . import analysis, theory
 from .analysis import (
     best_in_class,
     bias_variance,
@@ -74,6 +74,7 @@ __all__ = [
     "risks",
     "run",
     "summarize",
+    "theory",
 ]
 
 

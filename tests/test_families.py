@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import cell_curves, plain_curves
+from conftest import cell_curves, plain_curves, requires_cuda
 
 import ddlab
 from ddlab import theory
@@ -203,3 +203,17 @@ def test_family_validation(spec, message):
         ddlab.load_experiment(spec)
     assert str(err.value).startswith(message), str(err.value)
 
+
+
+@requires_cuda
+def test_closed_form_cuda_matches_cpu():
+    exp = ddlab.load_experiment({
+        "data": {"target": "teacher", "input": "normal", "dim": 8, "n_train": 30,
+                 "n_test": 20, "n_population": 300, "noise": 0.3},
+        "model": {"family": "random_features", "activation": "tanh",
+                  "width": [5, 29, 31, 90]},
+        "seeds": {"data": 3, "init": 4}})
+    a = ddlab.run(exp, device="cpu", progress=False)
+    b = ddlab.run(exp, device="cuda", progress=False)
+    for v in ("train_loss", "test_loss", "f_error", "pred_mean"):
+        np.testing.assert_allclose(a[v], b[v], rtol=1e-7, atol=1e-10, err_msg=v)
