@@ -6,7 +6,9 @@ the order or grouping in which cells are computed.
 
 from __future__ import annotations
 
-__all__ = ["STREAMS", "cell_seed"]
+import numpy as np
+
+__all__ = ["STREAMS", "cell_seed", "cell_seeds"]
 
 #: Independent random streams of one experiment.
 STREAMS = {
@@ -22,14 +24,39 @@ STREAMS = {
     "split": 10,
 }
 
-_MASK = (1 << 64) - 1
+_GOLDEN, _M1, _M2 = (np.uint64(c) for c in (0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9,
+                                             0x94D049BB133111EB))
 
 
-def _mix(z: int) -> int:
-    z = (z + 0x9E3779B97F4A7C15) & _MASK
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
-    return z ^ (z >> 31)
+def _mix(z: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser on uint64 arrays (arithmetic wraps modulo 2**64)."""
+    z = z + _GOLDEN
+    z = (z ^ (z >> np.uint64(30))) * _M1
+    z = (z ^ (z >> np.uint64(27))) * _M2
+    return z ^ (z >> np.uint64(31))
+
+
+def cell_seeds(root: int, stream: str, coords: np.ndarray) -> list[int]:
+    """Seeds of many cells at once: ``cell_seed(root, stream, *row)`` for each row of coords.
+
+    Parameters
+    ----------
+    root : int
+    stream : str
+        One of :data:`STREAMS`.
+    coords : array_like of int, shape (cells, k)
+
+    Returns
+    -------
+    list of int
+        Seeds in ``[0, 2**63)``.
+    """
+    coords = np.asarray(coords, dtype=np.int64).astype(np.uint64)
+    with np.errstate(over="ignore"):
+        z = _mix(np.full(len(coords), root, dtype=np.uint64))
+        for c in (np.uint64(STREAMS[stream]), np.uint64(coords.shape[1]), *coords.T):
+            z = _mix(z ^ c)
+    return (z >> np.uint64(1)).tolist()
 
 
 def cell_seed(root: int, stream: str, *coords: int) -> int:
@@ -49,7 +76,4 @@ def cell_seed(root: int, stream: str, *coords: int) -> int:
     int
         A seed in ``[0, 2**63)``, suitable for ``torch.Generator.manual_seed``.
     """
-    z = _mix(int(root) & _MASK)
-    for c in (STREAMS[stream], len(coords), *coords):
-        z = _mix(z ^ (int(c) & _MASK))
-    return z >> 1
+    return cell_seeds(root, stream, np.array([coords], dtype=np.int64).reshape(1, -1))[0]

@@ -29,7 +29,7 @@ from ._seeding import cell_seed
 from .data import make_data
 from .dataset import metric_names, records_predictions
 from .experiment import Experiment
-from .models import ACTIVATION, cell_uniforms, init_params
+from .models import ACTIVATION, init_params, many_cell_uniforms
 
 __all__ = ["PopulationStats", "chunk_samples", "train_chunk"]
 
@@ -203,14 +203,14 @@ class _Net:
                 dh = dlast[b.units].view(b.n_cells, b.width, n)
                 for k in range(lay.depth - 2, -1, -1):
                     z, h = (t[..., :n] for t in trace[k + 1])
-                    dz = dh * self.act.derivative(z, h)
+                    dz = self.act.backprop(dh.clone(), z, h)
                     gwk, gbk = lay.deep(grad, b, k)
                     torch.bmm(dz, trace[k][1][..., :n].transpose(1, 2), out=gwk)
                     torch.sum(dz, dim=2, out=gbk)
                     wk, _ = lay.deep(params, b, k)
                     dh = torch.bmm(wk.transpose(1, 2), dz)
                 da1[b.units].view(b.n_cells, b.width, n).copy_(dh)
-        dz1 = da1.mul_(self.act.derivative(z1, a1))
+        dz1 = self.act.backprop(da1, z1, a1)
         gw1t, gb1 = lay.first(grad)
         torch.mm(x.t(), dz1.t(), out=gw1t)
         torch.sum(dz1, dim=1, out=gb1)
@@ -390,7 +390,7 @@ def train_chunk(points: Sequence[Experiment], cells: Sequence[tuple[int, int, in
     index, bound = layout.gather()
     index = torch.from_numpy(index)
     if exp.model.family == "mlp":
-        vectors = [cell_uniforms(exp, w, data_seed, i) for _, w, i in ordered]
+        vectors = many_cell_uniforms(exp, [(w, data_seed, i) for _, w, i in ordered])
         params = torch.cat(vectors)[index].mul_(2).sub_(1).mul_(torch.from_numpy(bound))
     else:  # fixed features, zero output layer; only the output weights are trained
         vectors = [torch.cat([t.reshape(-1) for layer in init_params(exp, w, data_seed, i)

@@ -189,6 +189,7 @@ def _one_thread() -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+@functools.lru_cache(maxsize=1)
 def _git_commit() -> str:
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent,

@@ -8,19 +8,20 @@ and the batched engine both use :func:`init_params`, so they agree exactly.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ._seeding import cell_seed
+from ._seeding import cell_seed, cell_seeds
 from .experiment import Experiment, load_experiment
 
 __all__ = [
     "ACTIVATION", "Activation", "Cos", "cell_uniforms", "feature_params", "init_params",
-    "make_model", "minibatch_order",
+    "make_model", "many_cell_uniforms", "minibatch_order",
 ]
 
 Tensor = torch.Tensor
@@ -40,6 +41,12 @@ class Activation(NamedTuple):
     module: type[nn.Module]
     inplace: Callable[[Tensor], Tensor]
     derivative: Callable[[Tensor, Tensor], Tensor]  # given z and a = fn(z)
+
+    def backprop(self, grad: Tensor, z: Tensor, a: Tensor) -> Tensor:
+        """grad * derivative(z, a), reusing ``grad`` where possible."""
+        if self.fn is torch.relu:  # one fused op, as autograd does
+            return torch.ops.aten.threshold_backward(grad, a, 0)
+        return grad.mul_(self.derivative(z, a))
 
 
 ACTIVATION: dict[str, Activation] = {
@@ -71,10 +78,20 @@ def cell_uniforms(experiment: Experiment, width: int, data_seed: int,
     Layer by layer, each weight (row-major) then its bias, as in
     :func:`init_params`.
     """
-    shapes = layer_shapes(experiment.data.dim, width, experiment.model.depth)
-    gen = torch.Generator().manual_seed(
-        cell_seed(experiment.seeds.root, "init", width, data_seed, init_seed))
-    return torch.rand(sum(o * i + o for o, i in shapes), generator=gen, dtype=torch.float64)
+    return many_cell_uniforms(experiment, [(width, data_seed, init_seed)])[0]
+
+
+def many_cell_uniforms(experiment: Experiment,
+                       cells: Sequence[tuple[int, int, int]]) -> list[Tensor]:
+    """:func:`cell_uniforms` of many ``(width, data_seed, init_seed)`` cells."""
+    dim, depth = experiment.data.dim, experiment.model.depth
+    seeds = cell_seeds(experiment.seeds.root, "init", np.array(cells).reshape(len(cells), 3))
+    gen = torch.Generator()
+    out = []
+    for (width, _, _), seed in zip(cells, seeds, strict=True):
+        size = sum(o * i + o for o, i in layer_shapes(dim, width, depth))
+        out.append(torch.rand(size, generator=gen.manual_seed(seed), dtype=torch.float64))
+    return out
 
 
 def feature_params(experiment: Experiment, width: int, data_seed: int,
