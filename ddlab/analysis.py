@@ -146,6 +146,15 @@ def best_in_class(experiment, *, restarts: int = 5, epochs: int = 3000, n_sample
         ``approx_error`` (best over restarts; dims: swept class keys, width),
         ``approx_error_restarts`` (per restart), ``approx_error_spread`` (max
         minus min over restarts), all in y² units.
+
+    Notes
+    -----
+    For the closed-form families (``linear``, ``random_features``) the class
+    of a cell is the span of its own features, and f* is the exact
+    least-squares projection of f on them, computed on ``n_samples``
+    noise-free points (not trained, no restarts): ``approx_error`` then has
+    dims (width, data_seed, init_seed) and is exact up to the finite
+    projection sample (relative error about width / n_samples).
     """
     exp = load_experiment(experiment)
     spec = exp.to_dict()
@@ -154,10 +163,15 @@ def best_in_class(experiment, *, restarts: int = 5, epochs: int = 3000, n_sample
             section, name = key.split(".")
             spec[section][name] = spec[section][name][0]
     spec["data"] |= {"noise": 0.0, "n_train": n_samples, "n_test": 1}
-    spec["train"] = {"optimizer": "adam", "lr": lr, "epochs": epochs, "dtype": "float32",
-                     "record": {"log": 40}, "record_bias_variance": False}
-    spec["seeds"] = {"root": exp.seeds.root, "data": 1, "init": restarts}
     spec["name"], spec["description"] = f"{exp.name}_best_in_class", ""
+    closed = exp.model.family != "mlp"
+    if closed:  # each cell's own feature span: project f on it, per data and init seed
+        spec["model"] |= {"fit": "min_norm", "ridge": 0.0}
+        spec["train"] = {"record_bias_variance": False}
+    else:
+        spec["train"] = {"optimizer": "adam", "lr": lr, "epochs": epochs, "dtype": "float32",
+                         "record": {"log": 40}, "record_bias_variance": False}
+        spec["seeds"] = {"root": exp.seeds.root, "data": 1, "init": restarts}
     fit = load_experiment(spec)
     key = hashlib.sha256(fit.to_json().encode()).hexdigest()[:16]
     path = Path(cache) / f"{fit.name}-{key}.nc" if cache is not None else None
@@ -166,6 +180,12 @@ def best_in_class(experiment, *, restarts: int = 5, epochs: int = 3000, n_sample
     from .grid import run
 
     ds = run(fit, device=device, n_jobs=n_jobs, progress=progress)
+    if closed:
+        out = xr.Dataset({"approx_error": _var(
+            ds["f_error"].isel(epoch=0, drop=True).reset_coords(drop=True),
+            "approximation error R(f*, p*) - σ²: least-squares projection of f "
+            "on the cell's features")}, attrs={"fit_experiment": fit.to_json()})
+        return _cache(out, path)
     per_restart = (ds["f_error"].isel(data_seed=0, drop=True).min("epoch")
                    .rename(init_seed="restart").reset_coords(drop=True))
     # H_w is contained in H_w' for w < w' (extra units with zero weights), so the
@@ -180,10 +200,14 @@ def best_in_class(experiment, *, restarts: int = 5, epochs: int = 3000, n_sample
         "approx_error_spread": _var(per_restart.max("restart") - per_restart.min("restart"),
                                     "spread (max - min) of the restarts' errors"),
     }, attrs={"fit_experiment": fit.to_json(), "note": "upper bound on the approximation error"})
+    return _cache(out, path)
+
+
+def _cache(ds: xr.Dataset, path: Path | None) -> xr.Dataset:
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        out.to_netcdf(path)
-    return out
+        ds.to_netcdf(path)
+    return ds
 
 
 def decompose(ds: xr.Dataset, best: xr.Dataset) -> xr.Dataset:
@@ -207,7 +231,8 @@ def decompose(ds: xr.Dataset, best: xr.Dataset) -> xr.Dataset:
         over D. Each also as ``<name>_mean``, the mean over data and init seeds.
     """
     s2 = noise_variance(ds)
-    app = best["approx_error"].sel(width=ds["width"].values).broadcast_like(ds["f_error"])
+    app = best["approx_error"].sel(width=ds["width"].values)
+    app = app.sel({d: ds[d].values for d in app.dims if d in SEEDS}).broadcast_like(ds["f_error"])
     out = {
         "excess_risk": _var(ds["f_error"], "excess risk R(f̂, p*) - R(f**, p*)"),
         "approximation_error": _var(app, "approximation error ε_app = R(f*, p*) - R(f**, p*)"),

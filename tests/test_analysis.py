@@ -13,6 +13,7 @@ import xarray as xr
 
 import ddlab
 from ddlab import analysis as A
+from ddlab.data import target_function
 from ddlab.dataset import build_dataset
 
 
@@ -161,3 +162,24 @@ def test_best_in_class_equals_the_affine_projection(tmp_path, monkeypatch):
     again = A.best_in_class(exp, restarts=2, epochs=1500, n_samples=2000, lr=0.05,
                             cache=tmp_path)
     xr.testing.assert_identical(again, best)
+
+
+def test_best_in_class_of_linear_family_is_the_projection(tmp_path):
+    # weak features: f* = x_p . beta_p, so eps_app = ||beta_{-p}||^2 for every data set
+    exp = ddlab.load_experiment({
+        "data": {"target": "linear", "input": "normal", "dim": 40, "n_population": 20000,
+                 "noise": 0.5},
+        "model": {"family": "linear", "width": [5, 20, 40]},
+        "seeds": {"data": 3, "init": 1}})
+    best = A.best_in_class(exp, n_samples=8000, cache=tmp_path)
+    assert best.approx_error.dims == ("width", "data_seed", "init_seed")
+    for d in range(3):
+        beta = target_function(exp.data, exp.seeds.root, d)(torch.eye(40, dtype=torch.float64))
+        for p in (5, 20, 40):
+            missed = float((beta[p:] ** 2).sum())
+            got = float(best.approx_error.sel(width=p, data_seed=d, init_seed=0))
+            assert got == pytest.approx(missed, rel=0.03, abs=2e-4), (p, d)
+    ds = ddlab.run(exp, device="cpu", progress=False)
+    dec = A.decompose(ds, best)
+    np.testing.assert_allclose(dec.approximation_error + dec.estimation_error, ds.f_error,
+                               rtol=1e-12)
