@@ -19,13 +19,15 @@ zero).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
 import torch
 
+from .data import make_data
 from .dataset import metric_names, records_predictions
-from .engine import PopulationStats, chunk_samples
+from .engine import PopulationStats
 from .experiment import Experiment
 from .models import ACTIVATION, feature_params
 
@@ -93,20 +95,22 @@ def fit_chunk(points: Sequence[Experiment], cells: Sequence[tuple[int, int, int,
     owner_index = {o: k for k, o in enumerate(owners)}
     owner_of = torch.tensor([owner_index[(d, i)] for _, _, d, i in ordered], device=device)
     arange = torch.arange(len(owners), device=device)
-    # samples per data seed; targets per cell (noise may differ between points)
-    samples = {d: [[t.to(f64) for t in chunk_samples(points, [p], d, device)]
-                   for p in range(len(points))] for d in seeds}
+    # samples per data seed and point (points differ at most in noise, so in y)
+    samples = {(d, p): make_data(points[p], d) for d in seeds for p in range(len(points))}
 
-    def per_cell(k: int) -> Tensor:  # sample k of every cell, as (C, rows, K)
-        t = torch.stack([samples[d][p][k] for p, _, d, _ in ordered])
+    def stacked(field: str, keys) -> Tensor:
+        t = torch.stack([getattr(samples[k], field) for k in keys]).to(device, f64)
         return t if t.dim() == 3 else t.unsqueeze(2)
 
-    def per_owner(k: int) -> Tensor:
-        return torch.stack([samples[d][0][k] for d, _ in owners])
+    def per_cell(field: str) -> Tensor:  # (cells, rows, outputs)
+        return stacked(field, [(d, p) for p, _, d, _ in ordered])
 
-    y_train, y_test, f_train = per_cell(1), per_cell(3), per_cell(5)
-    x_pop = samples[seeds[0]][0][4]
-    f_pop = torch.stack([samples[d][0][6] for d in seeds])  # (data seeds, pop)
+    def per_owner(field: str) -> Tensor:  # (owners, rows, dim)
+        return stacked(field, [(d, 0) for d, _ in owners])
+
+    y_train, y_test, f_train = per_cell("y_train"), per_cell("y_test"), per_cell("f_train")
+    x_pop = samples[(seeds[0], 0)].x_pop.to(device, f64)  # shared by all data seeds
+    f_pop = stacked("f_pop", [(d, 0) for d in seeds])[..., 0]  # (data seeds, pop)
     seed_row = {d: k for k, d in enumerate(seeds)}
     f_pop_cell = f_pop[torch.tensor([seed_row[d] for _, _, d, _ in ordered], device=device)]
     widest = max(w for _, w, _, _ in ordered)
@@ -124,12 +128,15 @@ def fit_chunk(points: Sequence[Experiment], cells: Sequence[tuple[int, int, int,
         return act_(torch.baddbmm(b_all.unsqueeze(1), x.expand(len(owners), -1, -1)
                                   if x.dim() == 2 else x, w_all.transpose(1, 2)))
 
+    def mse(pred: Tensor, target: Tensor) -> Tensor:  # per cell, over rows and outputs
+        return (pred - target).square().mean(dim=(1, 2)).cpu()
+
     def take(t: Tensor, own: Tensor) -> Tensor:
         """t[own], without a copy when the cells are the owners in order."""
         identity = len(own) == len(t) and bool((own == arange[:len(own)]).all())
         return t if identity else t[own]
 
-    phi_train, phi_test = features(per_owner(0)), features(per_owner(2))
+    phi_train, phi_test = features(per_owner("x_train")), features(per_owner("x_test"))
     n = phi_train.shape[1]
     n_cells, inits = len(cells), exp.seeds.init
     metrics = {m: torch.full((n_cells,), torch.nan, dtype=f64) for m in metric_names(exp)}
@@ -140,14 +147,14 @@ def fit_chunk(points: Sequence[Experiment], cells: Sequence[tuple[int, int, int,
     gram_wide = phi_train.new_zeros(len(owners), n, n)
     # every cell's coefficients, zero-padded to the widest cell, as columns q of its owner
     columns = sorted({(w, p) for p, w, _, _ in ordered})
-    q_of = torch.tensor([columns.index((w, p)) for p, w, _, _ in ordered], device=device)
+    column = {c: q for q, c in enumerate(columns)}
+    q_of = torch.tensor([column[(w, p)] for p, w, _, _ in ordered], device=device)
     outputs = y_train.shape[2]
     coef = phi_train.new_zeros(len(owners), widest, len(columns), outputs)
-    start = 0
-    while start < n_cells:
-        width = ordered[start][1]
-        stop = start + sum(1 for c in ordered[start:] if c[1] == width)
-        rows, own = slice(start, stop), owner_of[start:stop]
+    for width, bucket in itertools.groupby(range(n_cells), key=lambda k: ordered[k][1]):
+        ks = list(bucket)
+        rows = slice(ks[0], ks[-1] + 1)
+        own = owner_of[rows]
         if width <= n:
             gram = gram_narrow[:, :width, :width]
         else:  # accumulate Phi Phi^T over the new feature columns
@@ -161,10 +168,9 @@ def fit_chunk(points: Sequence[Experiment], cells: Sequence[tuple[int, int, int,
         phi = take(phi_train, own)[..., :width]
         theta = solve(phi, take(gram, own), y_train[rows], ridge)
         pred = phi @ theta
-        metrics["train_loss"][rows] = (pred - y_train[rows]).square().mean(dim=(1, 2)).cpu()
-        metrics["f_error_train"][rows] = (pred - f_train[rows]).square().mean(dim=(1, 2)).cpu()
+        metrics["train_loss"][rows] = mse(pred, y_train[rows])
+        metrics["f_error_train"][rows] = mse(pred, f_train[rows])
         coef[own, :width, q_of[rows]] = theta
-        start = stop
     coef = coef.view(len(owners), widest, -1)
 
     def predict(phi: Tensor) -> Tensor:
@@ -172,7 +178,7 @@ def fit_chunk(points: Sequence[Experiment], cells: Sequence[tuple[int, int, int,
         out = (phi @ coef).view(len(owners), phi.shape[-2], len(columns), outputs)
         return out[owner_of, :, q_of]
 
-    metrics["test_loss"] = (predict(phi_test) - y_test).square().mean(dim=(1, 2)).cpu()
+    metrics["test_loss"] = mse(predict(phi_test), y_test)
     slab = max(1, _FEATURE_ELEMENTS // (len(owners) * max(widest, len(columns))))
     for r in range(0, x_pop.shape[0], slab):
         stats.add(predict(features(x_pop[r:r + slab]))[..., 0], f_pop_cell[:, r:r + slab], r)

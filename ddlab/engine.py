@@ -1,4 +1,4 @@
-"""Batched training engine: many MLP cells of one data set trained in one set of tensor ops.
+"""Batched training engine: many networks of one data set trained in one set of tensor ops.
 
 Layout
 ------
@@ -25,13 +25,18 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ._seeding import cell_seed
 from .data import make_data
 from .dataset import metric_names, records_predictions
 from .experiment import Experiment
-from .models import ACTIVATION, init_params, many_cell_uniforms
+from .models import (
+    ACTIVATION,
+    init_params,
+    many_cell_uniforms,
+    shuffle_generators,
+    shuffle_keys,
+)
 
-__all__ = ["PopulationStats", "chunk_samples", "train_chunk"]
+__all__ = ["PopulationStats", "train_chunk"]
 
 Tensor = torch.Tensor
 
@@ -330,7 +335,7 @@ def _per_cell(values: Sequence[float], device: str, dtype: torch.dtype) -> float
     return torch.tensor(values, dtype=torch.float64).to(device=device, dtype=dtype)
 
 
-def chunk_samples(points: Sequence[Experiment], point_of_cell: Sequence[int], data_seed: int,
+def _chunk_samples(points: Sequence[Experiment], point_of_cell: Sequence[int], data_seed: int,
                   device: str) -> tuple[Tensor, ...]:
     """The samples of a chunk: ``x_train, y_train, x_test, y_test, x_pop, f_train, f_pop``.
 
@@ -375,7 +380,7 @@ def train_chunk(points: Sequence[Experiment], cells: Sequence[tuple[int, int, in
         the mean and variance over init seeds of the predictions at the
         population points, for groups of cells sharing (width, point), ordered
         by width and then point, and ``f_population`` (1, n_population), the true
-        f there. Every group must hold the same init seeds.
+        f there. Every (point, width) must come with all ``seeds.init`` init seeds.
     """
     exp = points[0]
     tr = exp.train
@@ -415,16 +420,13 @@ def train_chunk(points: Sequence[Experiment], cells: Sequence[tuple[int, int, in
         lr = trainable.to(device=device, dtype=dtype) * lr
     opt = _Optimizer(tr, params, lr, per_param([points[p].train.weight_decay
                                                 for p, _, _ in ordered]))
-    x_train, y_train, x_test, y_test, x_pop, f_train, f_pop = chunk_samples(
+    x_train, y_train, x_test, y_test, x_pop, f_train, f_pop = _chunk_samples(
         points, [p for p, _, _ in ordered], data_seed, device)
     n = x_train.shape[0]
     rec_index = {e: k for k, e in enumerate(exp.epochs)}
     res = {m: params.new_full((len(rec_index), len(cells)), torch.nan) for m in metric_names(exp)}
-    inits = sum(1 for c in ordered if c[:2] == ordered[0][:2])
+    inits = exp.seeds.init  # chunks hold every init seed of their (point, width)
     groups = len(cells) // inits
-    if groups * inits != len(cells) or any(
-            ordered[k][:2] != ordered[k - k % inits][:2] for k in range(len(cells))):
-        raise ValueError("cells: every (point, width) must have the same init seeds")
     keep_predictions = records_predictions(exp)
     if keep_predictions:
         pred_mean = params.new_empty((len(rec_index), groups, x_pop.shape[0]))
@@ -453,19 +455,18 @@ def train_chunk(points: Sequence[Experiment], cells: Sequence[tuple[int, int, in
             net.backward(params, cache, _loss_grad(tr.loss, pred[:, :n], y_train, 1.0 / n), grad)
             opt.step(params, grad)
     else:
-        gens = [torch.Generator().manual_seed(cell_seed(exp.seeds.root, "shuffle", w, data_seed, i))
-                for _, w, i in ordered]
+        gens = shuffle_generators(exp, [(w, data_seed, i) for _, w, i in ordered])
         weight = x_train.new_zeros(len(cells), n)
+        scratch = x_train.new_empty(layout.n_units * max(n, x_test.shape[0]))
         for epoch in range(tr.epochs + 1):
             if epoch in rec_index:
-                scratch = x_train.new_empty(layout.n_units * max(n, x_test.shape[0]))
                 record(epoch, *(net.forward(params, x, scratch)[0] for x in (x_train, x_test)))
             if epoch == tr.epochs:
                 break
             if epoch % _SHUFFLE_BLOCK == 0:
                 block = min(_SHUFFLE_BLOCK, tr.epochs - epoch)
-                perms = torch.stack([torch.rand(block, n, generator=g, dtype=torch.float64)
-                                     for g in gens]).argsort(dim=2).to(device)
+                perms = torch.stack([shuffle_keys(g, block, n) for g in gens]).argsort(
+                    dim=2).to(device)
             perm = perms[:, epoch % _SHUFFLE_BLOCK]
             for start in range(0, n, tr.batch_size):
                 idx = perm[:, start:start + tr.batch_size]

@@ -706,8 +706,7 @@ def load_experiment(source: str | Path | Mapping[str, Any] | Experiment) -> Expe
             canon.append(getattr(point, k))
         resolved.append((key, tuple(canon)))
     exp = dataclasses.replace(base, sweep=tuple(resolved))
-    for idx, _ in exp.points():  # cross-key checks (e.g. 1-D targets and dim) on every point
-        point = exp.point(idx)
+    for _, point in exp.points():  # cross-key checks (e.g. 1-D targets and dim) on every point
         load_experiment({**point.to_dict(), "name": name})
     return exp
 

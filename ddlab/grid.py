@@ -2,9 +2,10 @@
 
 A chunk is a rectangle of the grid: one value of every swept key that changes
 shapes, all values of the batchable ones (``noise``, ``lr``, ``weight_decay``),
-one data seed, a range of widths and a range of init seeds. Its cells train
-together in one batch (:func:`ddlab.engine.train_chunk`) and its results are one
-region write into the store.
+a range of widths, one data seed (gradient descent) or all of them (closed-form
+fits), and all init seeds. Its cells train together in one batch
+(:func:`ddlab.engine.train_chunk`, :func:`ddlab.closed_form.fit_chunk`) and its
+results are one region write into the store.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib.metadata
+import itertools
 import json
 import math
 import shlex
@@ -51,22 +53,20 @@ class Chunk:
     ----------
     sweep : tuple of int or None
         Per swept key, its index, or None for a batchable key (all its values).
-    widths, data_seeds, inits : tuple of (int, int)
-        Half-open index ranges into ``model.width``, the data seeds (one for
-        gradient descent, all for closed-form fits) and the init seeds (all).
+    widths, data_seeds : tuple of (int, int)
+        Half-open index ranges into ``model.width`` and the data seeds (one for
+        gradient descent, all for closed-form fits). A chunk holds every init seed.
     """
 
     sweep: tuple[int | None, ...]
     widths: tuple[int, int]
     data_seeds: tuple[int, int]
-    inits: tuple[int, int]
 
     def region(self, experiment: Experiment) -> dict[str, slice]:
         """The chunk's slices, by dim name."""
         out = {dim: slice(None) if i is None else slice(i, i + 1)
                for dim, i in zip(experiment.sweep_dims, self.sweep, strict=True)}
-        return out | {"width": slice(*self.widths), "data_seed": slice(*self.data_seeds),
-                      "init_seed": slice(*self.inits)}
+        return out | {"width": slice(*self.widths), "data_seed": slice(*self.data_seeds)}
 
     def shape(self, experiment: Experiment) -> tuple[int, ...]:
         """Region shape over the sweep dims (1 for fixed keys)."""
@@ -77,13 +77,12 @@ class Chunk:
         """The concrete experiments of the chunk, in C order."""
         ranges = [range(len(v)) if i is None else (i,)
                   for (_, v), i in zip(experiment.sweep, self.sweep, strict=True)]
-        return [experiment.point(idx) for idx in np.ndindex(*map(len, ranges))
-                for idx in [tuple(r[j] for r, j in zip(ranges, idx, strict=True))]]
+        return [experiment.point(idx) for idx in itertools.product(*ranges)]
 
-    def n_cells(self) -> int:
-        """Cells per sweep point."""
-        return ((self.widths[1] - self.widths[0]) * (self.data_seeds[1] - self.data_seeds[0])
-                * (self.inits[1] - self.inits[0]))
+    def n_cells(self, experiment: Experiment) -> int:
+        """Number of cells in the chunk."""
+        return (math.prod(self.shape(experiment)) * (self.widths[1] - self.widths[0])
+                * (self.data_seeds[1] - self.data_seeds[0]) * experiment.seeds.init)
 
 
 def plan_chunks(experiment: Experiment, chunk_units: int) -> list[Chunk]:
@@ -113,7 +112,6 @@ def plan_chunks(experiment: Experiment, chunk_units: int) -> list[Chunk]:
     group = math.prod(len(v) for (_, v), b in zip(exp.sweep, batch, strict=True) if b)
     n_data = exp.seeds.data
     seed_ranges = [(0, n_data)] if exp.closed_form else [(d, d + 1) for d in range(n_data)]
-    inits = (0, exp.seeds.init)
     chunks: list[Chunk] = []
     for idx in np.ndindex(*map(len, fixed)):
         sweep = tuple(f[i] for f, i in zip(fixed, idx, strict=True))
@@ -122,10 +120,10 @@ def plan_chunks(experiment: Experiment, chunk_units: int) -> list[Chunk]:
             start, units = 0, 0
             for k, w in enumerate(exp.model.width):
                 if units and units + w * per_width > chunk_units:
-                    chunks.append(Chunk(sweep, (start, k), seeds, inits))
+                    chunks.append(Chunk(sweep, (start, k), seeds))
                     start, units = k, 0
                 units += w * per_width
-            chunks.append(Chunk(sweep, (start, len(exp.model.width)), seeds, inits))
+            chunks.append(Chunk(sweep, (start, len(exp.model.width)), seeds))
     return chunks
 
 
@@ -141,7 +139,7 @@ def _worker(exp_json: str, chunk: Chunk, device: str) -> tuple[Chunk, dict[str, 
     exp = _experiment(exp_json)
     points = chunk.points(exp)
     widths = exp.model.width[slice(*chunk.widths)]
-    seeds, inits = range(*chunk.data_seeds), range(*chunk.inits)
+    seeds, inits = range(*chunk.data_seeds), range(exp.seeds.init)
     cells = [(p, w, d, i) for p in range(len(points)) for w in widths for d in seeds
              for i in inits]
     fit = fit_chunk if exp.closed_form else train_chunk
@@ -292,8 +290,8 @@ def run(experiment, *, device: str = "auto", n_jobs: int = 1, progress: bool = T
     store = MemoryStore(exp, attrs) if out is None else ZarrStore(out, exp, attrs, fresh)
     chunks = plan_chunks(exp, units)
     todo = [c for c in chunks if not store.is_complete(c.region(exp))]
-    total = sum(c.n_cells() * math.prod(c.shape(exp)) for c in chunks)
-    left = sum(c.n_cells() * math.prod(c.shape(exp)) for c in todo)
+    total = sum(c.n_cells(exp) for c in chunks)
+    left = sum(c.n_cells(exp) for c in todo)
     exp_json = exp.to_json()
     with tqdm(total=total, initial=total - left, unit="cell", disable=not progress,
               desc=exp.name) as bar, _one_thread():
@@ -304,7 +302,7 @@ def run(experiment, *, device: str = "auto", n_jobs: int = 1, progress: bool = T
                 delayed(_worker)(exp_json, c, dev) for c in todo)
         for chunk, arrays in results:
             store.write(chunk.region(exp), arrays)
-            bar.update(chunk.n_cells() * math.prod(chunk.shape(exp)))
+            bar.update(chunk.n_cells(exp))
     return store.finish({"finished": _now(), "wall_time_s": time.perf_counter() - t0,
                          "n_jobs": n_jobs, "n_chunks": len(chunks),
                          "chunks_computed": len(todo)})

@@ -21,7 +21,7 @@ from .experiment import Experiment, load_experiment
 
 __all__ = [
     "ACTIVATION", "Activation", "Cos", "cell_uniforms", "feature_params", "init_params",
-    "make_model", "many_cell_uniforms", "minibatch_order",
+    "make_model", "many_cell_uniforms", "minibatch_order", "shuffle_generators", "shuffle_keys",
 ]
 
 Tensor = torch.Tensor
@@ -207,7 +207,23 @@ def minibatch_order(experiment, width: int, data_seed: int, init_seed: int) -> T
         int64 of shape (epochs, n_train).
     """
     exp = load_experiment(experiment)
-    gen = torch.Generator().manual_seed(
-        cell_seed(exp.seeds.root, "shuffle", width, data_seed, init_seed))
-    keys = torch.rand(exp.train.epochs, exp.data.n_train, generator=gen, dtype=torch.float64)
-    return keys.argsort(dim=1)
+    (gen,) = shuffle_generators(exp, [(width, data_seed, init_seed)])
+    return shuffle_keys(gen, exp.train.epochs, exp.data.n_train).argsort(dim=1)
+
+
+def shuffle_generators(experiment: Experiment,
+                       cells: Sequence[tuple[int, int, int]]) -> list[torch.Generator]:
+    """The shuffle streams of ``(width, data_seed, init_seed)`` cells.
+
+    See :func:`minibatch_order`.
+    """
+    seeds = cell_seeds(experiment.seeds.root, "shuffle", np.array(cells).reshape(len(cells), 3))
+    return [torch.Generator().manual_seed(s) for s in seeds]
+
+
+def shuffle_keys(gen: torch.Generator, epochs: int, n: int) -> Tensor:
+    """The next ``epochs`` rows of uniform sort keys of a shuffle stream.
+
+    Drawing the keys of E epochs at once or in blocks gives the same rows.
+    """
+    return torch.rand(epochs, n, generator=gen, dtype=torch.float64)
