@@ -115,13 +115,17 @@ def test_rerun_computes_nothing_and_other_experiment_is_refused(stored, config):
 
 
 def _partial_run(tmp_path: Path, config: Path, sig: int) -> tuple[Path, subprocess.Popen]:
-    """Start `ddlab run` on a slow grid and send ``sig`` once some chunks are stored."""
-    config.write_text(TINY.replace("epochs = 8", "epochs = 150")
-                      .replace("width = [1, 3, 5]", "width = [1, 2, 3, 4, 5, 6]")
+    """Start `ddlab run` on a slow grid and send ``sig`` once some chunks are stored.
+
+    24 chunks (one per width and data seed) of ~0.1 s each: the first stored
+    chunk leaves ample time to interrupt the run partway.
+    """
+    config.write_text(TINY.replace("epochs = 8", "epochs = 400")
+                      .replace("width = [1, 3, 5]", f"width = {list(range(1, 13))}")
                       .replace("init = 3", "init = 6"))
     out = tmp_path / "killed.zarr"
     proc = subprocess.Popen([sys.executable, "-m", "ddlab", "run", str(config), "--out",
-                             str(out), "--quiet", "--chunk-units", "12", "--device", "cpu"],
+                             str(out), "--quiet", "--chunk-units", "6", "--device", "cpu"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     while time.time() < deadline:
@@ -146,12 +150,12 @@ def test_interrupted_run_resumes_to_identical_dataset(tmp_path, config, sig):
         _, err = proc.communicate()
         assert proc.returncode == 130 and "run the same command again" in err
         assert "Traceback" not in err
-    again = _cli("run", str(config), "--out", str(out), "--quiet", "--chunk-units", "12",
+    again = _cli("run", str(config), "--out", str(out), "--quiet", "--chunk-units", "6",
                  "--device", "cpu")
     assert again.returncode == 0, again.stderr
     resumed = open_results(out)
     assert 0 < resumed.attrs["chunks_computed"] < resumed.attrs["n_chunks"]
-    whole = ddlab.run(config, device="cpu", progress=False, chunk_units=12)
+    whole = ddlab.run(config, device="cpu", progress=False, chunk_units=6)
     xr.testing.assert_equal(resumed[VARS].load(), whole[VARS])
 
 
