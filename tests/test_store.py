@@ -117,16 +117,19 @@ def test_rerun_computes_nothing_and_other_experiment_is_refused(stored, config):
 def _partial_run(tmp_path: Path, config: Path, sig: int) -> tuple[Path, subprocess.Popen]:
     """Start `ddlab run` on a slow grid and send ``sig`` once some chunks are stored.
 
-    24 chunks (one per width and data seed) of ~0.1 s each: the first stored
-    chunk leaves ample time to interrupt the run partway.
+    24 chunks (one per width and data seed): the first stored chunk leaves ample
+    time to interrupt the run partway. SIGINT is reset to its default in the
+    child, since a shell without job control starts background jobs with SIGINT
+    ignored, and Python then never raises KeyboardInterrupt.
     """
-    config.write_text(TINY.replace("epochs = 8", "epochs = 400")
+    config.write_text(TINY.replace("epochs = 8", "epochs = 200")
                       .replace("width = [1, 3, 5]", f"width = {list(range(1, 13))}")
                       .replace("init = 3", "init = 6"))
     out = tmp_path / "killed.zarr"
     proc = subprocess.Popen([sys.executable, "-m", "ddlab", "run", str(config), "--out",
                              str(out), "--quiet", "--chunk-units", "6", "--device", "cpu"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     while time.time() < deadline:
         try:
