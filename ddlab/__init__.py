@@ -1,8 +1,10 @@
 """ddlab: batched simulations of double descent and generalization in small networks.
 
-The public API is re-exported here. Names from the simulation layer (the only
-layer that imports torch) load on first use, so ``import ddlab`` and the
-numpy/xarray layers stay free of torch.
+The public API is re-exported here. Names from the simulation tier (the only
+one that imports torch) and from the plotting tier (matplotlib) load on first
+use, so ``import ddlab``, :mod:`ddlab.config`, :mod:`ddlab.results`,
+:mod:`ddlab.analysis` and :mod:`ddlab.theory` need only numpy, scipy, xarray
+and zarr.
 """
 
 from __future__ import annotations
@@ -11,44 +13,31 @@ import importlib
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
-from . import analysis, theory
-from .analysis import (
-    best_in_class,
-    bias_variance,
-    decompose,
-    generalization_gap,
-    risks,
-    summarize,
-)
-from .dataset import VARIABLES
-from .experiment import (
-    DataSpec,
-    Experiment,
-    ModelSpec,
-    SeedSpec,
-    TrainSpec,
-    load_experiment,
-)
-from .store import export_netcdf, open_results
-
-if TYPE_CHECKING:
-    from .data import Samples, make_data
-    from .grid import plan_chunks, run
-    from .models import make_model, minibatch_order
-
 try:
     __version__ = version("ddlab")
 except PackageNotFoundError:  # pragma: no cover - source tree without install
     __version__ = "0.0.0+unknown"
 
-_LAZY = {
-    "Samples": "data",
-    "make_data": "data",
-    "make_model": "models",
-    "minibatch_order": "models",
-    "plan_chunks": "grid",
-    "run": "grid",
-}
+from . import analysis, config, results, theory
+from .analysis import bias_variance, decompose, generalization_gap, risks, summarize
+from .config import DataSpec, Experiment, ModelSpec, SeedSpec, TrainSpec, load_experiment
+from .results import VARIABLES, export_netcdf, open_results
+
+if TYPE_CHECKING:
+    from . import plot, sim
+    from .sim import (
+        Samples,
+        best_in_class,
+        make_data,
+        make_model,
+        minibatch_order,
+        plan_chunks,
+        run,
+    )
+
+_LAZY = {name: "sim" for name in ("Samples", "best_in_class", "make_data", "make_model",
+                                   "minibatch_order", "plan_chunks", "run")}
+_MODULES = ("sim", "plot")
 
 __all__ = [
     "VARIABLES",
@@ -62,6 +51,7 @@ __all__ = [
     "analysis",
     "best_in_class",
     "bias_variance",
+    "config",
     "decompose",
     "export_netcdf",
     "generalization_gap",
@@ -71,14 +61,21 @@ __all__ = [
     "minibatch_order",
     "open_results",
     "plan_chunks",
+    "plot",
+    "results",
     "risks",
     "run",
+    "sim",
     "summarize",
     "theory",
 ]
 
 
 def __getattr__(name: str) -> Any:
+    if name in _MODULES:
+        module = importlib.import_module(f".{name}", __name__)
+        globals()[name] = module
+        return module
     if name in _LAZY:
         value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
         globals()[name] = value

@@ -10,12 +10,11 @@ and variance parts, as a :class:`Risk`. Add ``noise**2`` for the test MSE.
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
 
+from ._risk import Risk, _risk
+
 __all__ = [
-    "Risk",
     "gd_linear_path",
     "linear_excess_risk",
     "min_norm_risk",
@@ -23,19 +22,6 @@ __all__ = [
     "ridge_risk",
     "weak_features_risk",
 ]
-
-
-class Risk(NamedTuple):
-    """An excess risk and its bias and variance parts (risk = bias + variance)."""
-
-    risk: np.ndarray
-    bias: np.ndarray
-    variance: np.ndarray
-
-
-def _risk(bias, variance) -> Risk:
-    bias, variance = np.asarray(bias, dtype=float), np.asarray(variance, dtype=float)
-    return Risk(bias + variance, bias, variance)
 
 
 def min_norm_risk(n, p, signal: float, noise: float, exact: bool = True) -> Risk:

@@ -8,8 +8,8 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from ._seeding import cell_seed
-from .experiment import REAL_TARGETS, DataSpec, Experiment, load_experiment
+from ..config import REAL_TARGETS, DataSpec, Experiment, load_experiment
+from ._seeding import generator as _gen
 
 __all__ = ["Samples", "make_data", "target_function"]
 
@@ -28,10 +28,6 @@ class Samples(NamedTuple):
     f_train: torch.Tensor
     f_pop: torch.Tensor
     f_test: torch.Tensor
-
-
-def _gen(root: int, stream: str, *coords: int) -> torch.Generator:
-    return torch.Generator().manual_seed(cell_seed(root, stream, *coords))
 
 
 def target_function(spec: DataSpec, root: int, data_seed: int):
@@ -85,7 +81,7 @@ def _inputs(spec: DataSpec, n: int, gen: torch.Generator) -> torch.Tensor:
 
 @functools.lru_cache(maxsize=2)
 def real_data(name: str) -> tuple[np.ndarray, np.ndarray]:
-    """Features and targets of a scikit-learn data set, as float64 arrays.
+    """Features and targets of a scikit-learn data set, as read-only float64 arrays.
 
     ``digits``: 1,797 8x8 images scaled to [0, 1], one-hot labels (1797, 10).
     ``diabetes``: 442 x 10 features and the disease-progression target, each
@@ -98,13 +94,17 @@ def real_data(name: str) -> tuple[np.ndarray, np.ndarray]:
                          f"pip install 'ddlab[real]'") from None
     if name == "digits":
         d = datasets.load_digits()
-        return d.data / 16.0, np.eye(10)[d.target]
-    x, y = datasets.load_diabetes(return_X_y=True, scaled=False)
-    return (x - x.mean(0)) / x.std(0), (y - y.mean()) / y.std()
+        x, y = d.data / 16.0, np.eye(10)[d.target]
+    else:
+        x, y = datasets.load_diabetes(return_X_y=True, scaled=False)
+        x, y = (x - x.mean(0)) / x.std(0), (y - y.mean()) / y.std()
+    for a in (x, y):  # cached: shared by every caller
+        a.setflags(write=False)
+    return x, y
 
 
 def _real_samples(spec: DataSpec, root: int, data_seed: int) -> Samples:
-    x, y = (torch.from_numpy(a) for a in real_data(spec.target))
+    x, y = (torch.tensor(a) for a in real_data(spec.target))
     keys = torch.rand(len(x), generator=_gen(root, "split", data_seed), dtype=torch.float64)
     perm = keys.argsort()
     tr, te = perm[:spec.n_train], perm[spec.n_train:spec.n_train + spec.n_test]
@@ -141,19 +141,25 @@ def make_data(experiment, data_seed: int) -> Samples:
         unknown ``f_*`` are NaN.
     """
     exp: Experiment = load_experiment(experiment)
+    if exp.sweep:
+        keys = ", ".join(str(k) for k, _ in exp.sweep)
+        raise ValueError(f"experiment {exp.name!r}: {keys} swept; make_data needs one point "
+                         f"(exp.point(index))")
     spec, root = exp.data, exp.seeds.root
     dtype = getattr(torch, exp.train.dtype)
     if spec.target in REAL_TARGETS:
-        return Samples(*(t.to(dtype) for t in _real_samples(spec, root, data_seed)))
-    f = target_function(spec, root, data_seed)
-    x_train = _inputs(spec, spec.n_train, _gen(root, "x_train", data_seed))
-    x_test = _inputs(spec, spec.n_test, _gen(root, "x_test", data_seed))
-    x_pop = _population_inputs(spec, root)
-    e_train = torch.randn(spec.n_train, generator=_gen(root, "noise_train", data_seed),
-                          dtype=torch.float64)
-    e_test = torch.randn(spec.n_test, generator=_gen(root, "noise_test", data_seed),
-                         dtype=torch.float64)
-    f_train, f_test, f_pop = f(x_train), f(x_test), f(x_pop)
-    out = (x_train, f_train + spec.noise * e_train, x_test, f_test + spec.noise * e_test,
-           x_pop, f_train, f_pop, f_test)
-    return Samples(*(t.to(dtype) for t in out))
+        out = _real_samples(spec, root, data_seed)
+    else:
+        f = target_function(spec, root, data_seed)
+        x_train = _inputs(spec, spec.n_train, _gen(root, "x_train", data_seed))
+        x_test = _inputs(spec, spec.n_test, _gen(root, "x_test", data_seed))
+        x_pop = _population_inputs(spec, root)
+        e_train = torch.randn(spec.n_train, generator=_gen(root, "noise_train", data_seed),
+                              dtype=torch.float64)
+        e_test = torch.randn(spec.n_test, generator=_gen(root, "noise_test", data_seed),
+                             dtype=torch.float64)
+        f_train, f_test, f_pop = f(x_train), f(x_test), f(x_pop)
+        out = Samples(x_train, f_train + spec.noise * e_train, x_test,
+                      f_test + spec.noise * e_test, x_pop, f_train, f_pop, f_test)
+    # fresh tensors every call: .to() of a float64 tensor would return the cached one itself
+    return Samples(*(t.to(dtype, copy=True) for t in out))

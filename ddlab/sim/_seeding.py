@@ -6,9 +6,12 @@ the order or grouping in which cells are computed.
 
 from __future__ import annotations
 
-import numpy as np
+from collections.abc import Sequence
 
-__all__ = ["STREAMS", "cell_seed", "cell_seeds"]
+import numpy as np
+import torch
+
+__all__ = ["STREAMS", "cell_seed", "cell_seeds", "generator", "generators"]
 
 #: Independent random streams of one experiment.
 STREAMS = {
@@ -77,3 +80,15 @@ def cell_seed(root: int, stream: str, *coords: int) -> int:
         A seed in ``[0, 2**63)``, suitable for ``torch.Generator.manual_seed``.
     """
     return cell_seeds(root, stream, np.array([coords], dtype=np.int64).reshape(1, -1))[0]
+
+
+def generator(root: int, stream: str, *coords: int) -> torch.Generator:
+    """A CPU torch generator seeded by :func:`cell_seed`."""
+    return torch.Generator().manual_seed(cell_seed(root, stream, *coords))
+
+
+def generators(root: int, stream: str,
+               coords: Sequence[Sequence[int]]) -> list[torch.Generator]:
+    """:func:`generator` for many cells at once (rows of ``coords``)."""
+    seeds = cell_seeds(root, stream, np.asarray(coords, dtype=np.int64).reshape(len(coords), -1))
+    return [torch.Generator().manual_seed(s) for s in seeds]

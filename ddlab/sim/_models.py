@@ -11,13 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
-import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ._seeding import cell_seed, cell_seeds
-from .experiment import Experiment, load_experiment
+from ..config import Experiment, layer_shapes, load_experiment
+from ._seeding import generator, generators
 
 __all__ = [
     "ACTIVATION", "Activation", "Cos", "cell_uniforms", "feature_params", "init_params",
@@ -66,11 +65,6 @@ ACTIVATION: dict[str, Activation] = {
 }
 
 
-def layer_shapes(dim: int, width: int, depth: int) -> list[tuple[int, int]]:
-    """(out, in) shape of each ``Linear`` layer of an MLP."""
-    return [(width, dim)] + [(width, width)] * (depth - 1) + [(1, width)]
-
-
 def cell_uniforms(experiment: Experiment, width: int, data_seed: int,
                   init_seed: int) -> Tensor:
     """The raw float64 U[0, 1) draws behind one cell's initial parameters.
@@ -84,14 +78,9 @@ def cell_uniforms(experiment: Experiment, width: int, data_seed: int,
 def many_cell_uniforms(experiment: Experiment,
                        cells: Sequence[tuple[int, int, int]]) -> list[Tensor]:
     """:func:`cell_uniforms` of many ``(width, data_seed, init_seed)`` cells."""
-    dim, depth = experiment.data.dim, experiment.model.depth
-    seeds = cell_seeds(experiment.seeds.root, "init", np.array(cells).reshape(len(cells), 3))
-    gen = torch.Generator()
-    out = []
-    for (width, _, _), seed in zip(cells, seeds, strict=True):
-        size = sum(o * i + o for o, i in layer_shapes(dim, width, depth))
-        out.append(torch.rand(size, generator=gen.manual_seed(seed), dtype=torch.float64))
-    return out
+    gens = generators(experiment.seeds.root, "init", cells)
+    return [torch.rand(experiment.n_params(width), generator=gen, dtype=torch.float64)
+            for (width, _, _), gen in zip(cells, gens, strict=True)]
 
 
 def feature_params(experiment: Experiment, width: int, data_seed: int,
@@ -107,8 +96,7 @@ def feature_params(experiment: Experiment, width: int, data_seed: int,
     d = experiment.data.dim
     if experiment.model.family == "linear":
         return torch.eye(d, dtype=torch.float64)[:width], torch.zeros(width, dtype=torch.float64)
-    gen = torch.Generator().manual_seed(
-        cell_seed(experiment.seeds.root, "features", data_seed, init_seed))
+    gen = generator(experiment.seeds.root, "features", data_seed, init_seed)
     u = torch.rand(width, d + 1, generator=gen, dtype=torch.float64).clamp_(1e-300, 1 - 1e-16)
     w = torch.special.ndtri(u[:, :d]) / d**0.5
     cos = experiment.model.activation == "cos"
@@ -217,8 +205,7 @@ def shuffle_generators(experiment: Experiment,
 
     See :func:`minibatch_order`.
     """
-    seeds = cell_seeds(experiment.seeds.root, "shuffle", np.array(cells).reshape(len(cells), 3))
-    return [torch.Generator().manual_seed(s) for s in seeds]
+    return generators(experiment.seeds.root, "shuffle", cells)
 
 
 def shuffle_keys(gen: torch.Generator, epochs: int, n: int) -> Tensor:

@@ -25,11 +25,11 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from .data import make_data
-from .dataset import metric_names, records_predictions
-from .engine import PopulationStats
-from .experiment import Experiment
-from .models import ACTIVATION, feature_params
+from ..config import Experiment
+from ..results import metric_names, records_predictions
+from ._data import make_data
+from ._engine import PopulationStats
+from ._models import ACTIVATION, feature_params
 
 __all__ = ["fit_chunk", "solve"]
 

@@ -25,10 +25,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .data import make_data
-from .dataset import metric_names, records_predictions
-from .experiment import Experiment
-from .models import (
+from ..config import Experiment, mlp_n_params
+from ..results import metric_names, records_predictions
+from ._data import make_data
+from ._models import (
     ACTIVATION,
     init_params,
     many_cell_uniforms,
@@ -109,7 +109,8 @@ class _Layout:
         bias), as :func:`ddlab.models.cell_uniforms` draws them.
         """
         d, depth, widths = self.dim, self.depth, self.widths
-        n_par = d * widths + widths + (depth - 1) * (widths * widths + widths) + widths + 1
+        sizes = {int(w): mlp_n_params(d, int(w), depth) for w in np.unique(widths)}
+        n_par = np.array([sizes[int(w)] for w in widths], dtype=np.int64)
         offset = np.concatenate([[0], np.cumsum(n_par)[:-1]])
         index: list[np.ndarray] = []
         bound: list[np.ndarray] = []

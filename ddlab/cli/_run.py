@@ -1,0 +1,51 @@
+"""``ddlab run``: train an experiment's grid into a result store (resumes)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import xarray as xr
+
+from ..results import METRICS
+from ._common import add_config, experiment
+
+__all__ = ["add_parser", "main", "summary"]
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("run", help="run an experiment into a result store (resumes)")
+    add_config(p)
+    p.add_argument("--out", help="zarr store (default: results/<experiment name>.zarr)")
+    p.add_argument("--n-jobs", type=int, default=1, help="CPU worker processes (-1: all)")
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")
+    p.add_argument("--fresh", action="store_true", help="replace an existing store")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    p.add_argument("--chunk-units", type=int, help="hidden units per chunk (advanced)")
+    p.set_defaults(handler=main)
+
+
+def summary(ds: xr.Dataset) -> str:
+    """Final-epoch means over seeds (and swept values), one line per width."""
+    last = ds.isel(epoch=-1).mean([d for d in ds.test_loss.dims if d not in ("width", "epoch")])
+    names = [v for v in METRICS if v in ds]
+    lines = [f"{'width':>6} " + " ".join(f"{v:>14}" for v in names)]
+    for k, w in enumerate(ds.width.values):
+        lines.append(f"{int(w):>6} " + " ".join(f"{float(last[v][k]):14.4f}" for v in names))
+    lines.append(f"diverged cells: {int(ds.diverged.sum())}; "
+                 f"wall time {float(ds.attrs['wall_time_s']):.2f} s on {ds.attrs['device']}")
+    return "\n".join(lines)
+
+
+def main(args: argparse.Namespace) -> int:
+    exp = experiment(args.config, args.overrides)
+    from ..sim import run
+
+    out = args.out or str(Path("results") / f"{exp.name}.zarr")
+    args.store = out  # for the interruption message
+    ds = run(exp, device=args.device, n_jobs=args.n_jobs, progress=not args.quiet, out=out,
+             fresh=args.fresh, chunk_units=args.chunk_units)
+    if not args.quiet:
+        print(summary(ds))
+        print(f"results: {out}")
+    return 0

@@ -1,0 +1,45 @@
+"""Result schema, stores, export and provenance (numpy, xarray, zarr; no torch)."""
+
+from ._export import export_netcdf
+from ._provenance import CONVENTIONS, calling, experiment_of, now, provenance
+from ._schema import (
+    CELL_DIMS,
+    DIMS,
+    FLAGS,
+    METRICS,
+    VARIABLES,
+    build_dataset,
+    cell_dims,
+    coordinate_attrs,
+    metric_dims,
+    metric_names,
+    records_predictions,
+    storage_bytes,
+    variable_dims,
+)
+from ._store import MemoryStore, ZarrStore, open_results
+
+__all__ = [
+    "CELL_DIMS",
+    "CONVENTIONS",
+    "DIMS",
+    "FLAGS",
+    "METRICS",
+    "VARIABLES",
+    "MemoryStore",
+    "ZarrStore",
+    "build_dataset",
+    "calling",
+    "cell_dims",
+    "coordinate_attrs",
+    "experiment_of",
+    "export_netcdf",
+    "metric_dims",
+    "metric_names",
+    "now",
+    "open_results",
+    "provenance",
+    "records_predictions",
+    "storage_bytes",
+    "variable_dims",
+]

@@ -1,0 +1,183 @@
+"""The labelled result schema: dims, coordinates, CF-1.11 variable attrs (no torch).
+
+Metric variables have dims ``(*sweep dims, width, epoch, data_seed, init_seed)``;
+per-cell variables drop ``epoch``. Swept keys become dims named by the key
+without its section (``noise``, ``lr``, ...), in declaration order. Units are
+UDUNITS strings: y is dimensionless, so errors in y² have units ``"1"`` and
+the ``long_name`` says "(in units of y²)".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import xarray as xr
+
+from ..config import FIELDS, REAL_TARGETS, Experiment, Key
+
+__all__ = ["CELL_DIMS", "DIMS", "FLAGS", "METRICS", "VARIABLES", "build_dataset", "cell_dims",
+           "coordinate_attrs", "metric_dims", "metric_names", "records_predictions",
+           "storage_bytes", "variable_dims"]
+
+#: Dimension order of the metric variables of an unswept experiment.
+DIMS = ("width", "epoch", "data_seed", "init_seed")
+#: Dimension order of the per-cell variables of an unswept experiment.
+CELL_DIMS = ("width", "data_seed", "init_seed")
+#: Metric names, in output order.
+METRICS = ("train_loss", "test_loss", "f_error_train", "f_error")
+#: Boolean per-cell flags: name -> CF flag_meanings (for the values 0 and 1).
+FLAGS = {"diverged": "finite diverged", "completed": "pending completed"}
+
+#: name -> (long_name, units) of every data variable ddlab writes.
+VARIABLES: dict[str, tuple[str, str]] = {
+    "train_loss": ("empirical risk: mean squared error on the noisy training set "
+                   "(in units of y²)", "1"),
+    "test_loss": ("mean squared error on the noisy test set (in units of y²)", "1"),
+    "f_error_train": ("mean squared error against the true f on the training inputs "
+                      "(in units of y²)", "1"),
+    "f_error": ("squared L2(P) distance to the true f, on the population sample "
+                "(in units of y²)", "1"),
+    "diverged": ("cell produced a non-finite metric", "1"),
+    "completed": ("cell computed and stored", "1"),
+    "wall_time": ("wall time of the chunk that computed the cell", "s"),
+    "pred_mean": ("mean over init seeds of the prediction at a population point "
+                  "(in units of y)", "1"),
+    "pred_var_init": ("mean over population points of the variance over init seeds "
+                      "of the prediction (in units of y²)", "1"),
+    "f_population": ("true regression function f at a population point (in units of y)", "1"),
+}
+
+_COORDS = {
+    "width": "hidden width (units per hidden layer; features for linear and random features)",
+    "epoch": "epochs of training completed",
+    "data_seed": "data set index",
+    "init_seed": "initialisation index",
+    "n_params": "number of trainable parameters",
+}
+
+
+def coordinate_attrs(name: str) -> dict[str, str]:
+    """``long_name`` and ``units`` of a coordinate (a swept key's dim or a grid dim)."""
+    if name in _COORDS:
+        return {"long_name": _COORDS[name], "units": "1"}
+    f = next(f for f in FIELDS if f.key.dim == name)
+    note = " (0 = full batch)" if name == "batch_size" else ""
+    return {"long_name": f"{f.doc} (swept {f.key}){note}", "units": "1"}
+
+
+def metric_dims(experiment: Experiment) -> tuple[str, ...]:
+    """Dims of the metric variables of ``experiment``."""
+    return experiment.sweep_dims + DIMS
+
+
+def cell_dims(experiment: Experiment) -> tuple[str, ...]:
+    """Dims of the per-cell variables of ``experiment``."""
+    return experiment.sweep_dims + CELL_DIMS
+
+
+def records_predictions(experiment: Experiment) -> bool:
+    """Whether runs of ``experiment`` keep init-averaged population predictions."""
+    return experiment.data.n_population > 0 and experiment.train.record_bias_variance
+
+
+def variable_dims(experiment: Experiment) -> dict[str, tuple[str, ...]]:
+    """Dims of every data variable a run of ``experiment`` writes."""
+    sweep = experiment.sweep_dims
+    out = dict.fromkeys(metric_names(experiment), metric_dims(experiment))
+    out |= dict.fromkeys(("diverged", "completed", "wall_time"), cell_dims(experiment))
+    if records_predictions(experiment):
+        out["pred_mean"] = (*sweep, "width", "epoch", "data_seed", "pop")
+        out["pred_var_init"] = (*sweep, "width", "epoch", "data_seed")
+        out["f_population"] = (*sweep, "data_seed", "pop")
+    return out
+
+
+def metric_names(experiment: Experiment) -> list[str]:
+    """The metrics an experiment records.
+
+    ``f_error`` needs a population sample, except for real data, where it is
+    recorded as missing (NaN) like ``f_error_train``.
+    """
+    real = experiment.data.target in REAL_TARGETS
+    return [m for m in METRICS if m != "f_error" or experiment.data.n_population > 0 or real]
+
+
+def storage_bytes(experiment: Experiment) -> int:
+    """Uncompressed size in bytes of the result arrays a run of ``experiment`` writes."""
+    exp = experiment
+    size = {"width": len(exp.model.width), "epoch": len(exp.epochs), "data_seed": exp.seeds.data,
+            "init_seed": exp.seeds.init, "pop": exp.data.n_population}
+    size |= dict(zip(exp.sweep_dims, exp.sweep_shape, strict=True))
+    return sum((1 if name in FLAGS else 8) * int(np.prod([size[d] for d in dims]))
+               for name, dims in variable_dims(exp).items())
+
+
+def _coords(experiment: Experiment) -> dict[str, tuple]:
+    exp = experiment
+    widths = np.asarray(exp.model.width, dtype=np.int64)
+    coords: dict[str, tuple] = {}
+    for key, values in exp.sweep:
+        if key.name == "batch_size":
+            values = tuple(0 if v is None else v for v in values)
+        coords[key.dim] = (key.dim, np.asarray(values), coordinate_attrs(key.dim))
+    coords |= {
+        "width": ("width", widths, coordinate_attrs("width")),
+        "epoch": ("epoch", np.asarray(exp.epochs, dtype=np.int64), coordinate_attrs("epoch")),
+        "data_seed": ("data_seed", np.arange(exp.seeds.data, dtype=np.int64),
+                      coordinate_attrs("data_seed")),
+        "init_seed": ("init_seed", np.arange(exp.seeds.init, dtype=np.int64),
+                      coordinate_attrs("init_seed")),
+    }
+    # n_params depends on width, and on dim and depth where those are swept
+    shape_keys = [(k, v) for k, v in exp.sweep if k in (Key("data", "dim"), Key("model", "depth"))]
+    n_params = np.empty((*(len(v) for _, v in shape_keys), len(widths)), dtype=np.int64)
+    for idx in np.ndindex(*(len(v) for _, v in shape_keys)):
+        point = exp.point([0] * len(exp.sweep)) if exp.sweep else exp
+        for (key, values), i in zip(shape_keys, idx, strict=True):
+            point = point.replace(**{key.section: {key.name: values[i]}})
+        n_params[idx] = [point.n_params(int(w)) for w in widths]
+    coords["n_params"] = ((*(k.dim for k, _ in shape_keys), "width"), n_params,
+                          coordinate_attrs("n_params"))
+    return coords
+
+
+def _variable_attrs(name: str, experiment: Experiment) -> dict[str, object]:
+    long_name, units = VARIABLES[name]
+    attrs: dict[str, object] = {"long_name": long_name, "units": units}
+    if name in FLAGS:
+        attrs |= {"flag_values": np.array([0, 1], dtype=np.int8), "flag_meanings": FLAGS[name]}
+    elif name != "wall_time":
+        computed = "float64 (closed-form fit)" if experiment.closed_form else (
+            f"{experiment.train.dtype} (train.dtype)")
+        attrs["comment"] = f"computed in {computed}, stored as float64"
+    return attrs
+
+
+def build_dataset(experiment: Experiment, attrs: Mapping[str, object],
+                  values: Mapping[str, np.ndarray] | None = None) -> xr.Dataset:
+    """The result dataset of an experiment, filled with ``values`` or left empty.
+
+    Parameters
+    ----------
+    experiment : Experiment
+    attrs : mapping
+        Dataset-level attrs (provenance, CF global attributes).
+    values : mapping of str to ndarray, optional
+        Arrays for some of :data:`VARIABLES`; the rest start empty: NaN metrics
+        and wall times, ``False`` flags.
+
+    Returns
+    -------
+    xarray.Dataset
+    """
+    values = values or {}
+    coords = _coords(experiment)
+    size = {d: len(coords[d][1]) for d in metric_dims(experiment)}
+    size["pop"] = experiment.data.n_population
+    data = {}
+    for name, dims in variable_dims(experiment).items():
+        shape = tuple(size[d] for d in dims)
+        empty = np.zeros(shape, dtype=bool) if name in FLAGS else np.full(shape, np.nan)
+        data[name] = (dims, values.get(name, empty), _variable_attrs(name, experiment))
+    return xr.Dataset(data, coords=coords, attrs=dict(attrs))

@@ -1,0 +1,137 @@
+"""Chunk planning and cost: split the result grid into rectangles trained as one batch.
+
+A chunk is a rectangle of the grid: one value of every swept key that changes
+shapes, all values of the batchable ones (``noise``, ``lr``, ``weight_decay``),
+a range of widths, one data seed (gradient descent) or all of them (closed-form
+fits), and all init seeds. Its cells train together in one batch and its
+results are one region write into the store.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..config import Experiment, field
+
+__all__ = ["Chunk", "estimate_seconds", "plan_chunks"]
+
+#: rough single-process CPU costs, seconds per hidden unit and row (benchmarks/seed_grid.py)
+_TRAIN_COST, _EVAL_COST = 1.5e-8, 1.3e-9
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A rectangle of the result grid, trained as one batch.
+
+    Attributes
+    ----------
+    sweep : tuple of int or None
+        Per swept key, its index, or None for a batchable key (all its values).
+    widths, data_seeds : tuple of (int, int)
+        Half-open index ranges into ``model.width`` and the data seeds (one for
+        gradient descent, all for closed-form fits). A chunk holds every init seed.
+    """
+
+    sweep: tuple[int | None, ...]
+    widths: tuple[int, int]
+    data_seeds: tuple[int, int]
+
+    def region(self, experiment: Experiment) -> dict[str, slice]:
+        """The chunk's slices, by dim name."""
+        out = {dim: slice(None) if i is None else slice(i, i + 1)
+               for dim, i in zip(experiment.sweep_dims, self.sweep, strict=True)}
+        return out | {"width": slice(*self.widths), "data_seed": slice(*self.data_seeds)}
+
+    def shape(self, experiment: Experiment) -> tuple[int, ...]:
+        """Region shape over the sweep dims (1 for fixed keys)."""
+        return tuple(len(v) if i is None else 1
+                     for (_, v), i in zip(experiment.sweep, self.sweep, strict=True))
+
+    def points(self, experiment: Experiment) -> list[Experiment]:
+        """The concrete experiments of the chunk, in C order."""
+        ranges = [range(len(v)) if i is None else (i,)
+                  for (_, v), i in zip(experiment.sweep, self.sweep, strict=True)]
+        return [experiment.point(idx) for idx in itertools.product(*ranges)]
+
+    def n_cells(self, experiment: Experiment) -> int:
+        """Number of cells in the chunk."""
+        return (math.prod(self.shape(experiment)) * (self.widths[1] - self.widths[0])
+                * (self.data_seeds[1] - self.data_seeds[0]) * experiment.seeds.init)
+
+
+def plan_chunks(experiment: Experiment, chunk_units: int) -> list[Chunk]:
+    """Split the grid into rectangular chunks of about ``chunk_units`` hidden units.
+
+    A chunk holds consecutive widths, each with all its init seeds (so means
+    over initialisations are computed within one chunk), for one value of
+    every shape-changing swept key, and one data seed (gradient descent: the
+    cells share their inputs) or all of them (closed-form fits). A width that
+    exceeds the budget alone gets a chunk of its own. The plan depends only on
+    the experiment and ``chunk_units``, never on ``n_jobs``, so a resumed run
+    recomputes exactly the chunks an uninterrupted run would.
+
+    Parameters
+    ----------
+    experiment : Experiment
+    chunk_units : int
+        Budget of hidden units (features) per chunk, summed over its cells.
+
+    Returns
+    -------
+    list of Chunk
+    """
+    exp = experiment
+    batch = [field(key).sweep == "batch" for key, _ in exp.sweep]
+    fixed = [(None,) if b else range(len(v)) for (_, v), b in zip(exp.sweep, batch, strict=True)]
+    group = math.prod(len(v) for (_, v), b in zip(exp.sweep, batch, strict=True) if b)
+    n_data = exp.seeds.data
+    seed_ranges = [(0, n_data)] if exp.closed_form else [(d, d + 1) for d in range(n_data)]
+    chunks: list[Chunk] = []
+    for idx in np.ndindex(*map(len, fixed)):
+        sweep = tuple(f[i] for f, i in zip(fixed, idx, strict=True))
+        for seeds in seed_ranges:
+            per_width = group * exp.seeds.init * (seeds[1] - seeds[0])
+            start, units = 0, 0
+            for k, w in enumerate(exp.model.width):
+                if units and units + w * per_width > chunk_units:
+                    chunks.append(Chunk(sweep, (start, k), seeds))
+                    start, units = k, 0
+                units += w * per_width
+            chunks.append(Chunk(sweep, (start, len(exp.model.width)), seeds))
+    return chunks
+
+
+def estimate_seconds(experiment: Experiment) -> float:
+    """A rough single-process CPU time for an experiment, from measured per-unit costs.
+
+    Parameters
+    ----------
+    experiment : Experiment
+
+    Returns
+    -------
+    float
+        Seconds; the costliest sweep point stands for every point.
+    """
+    exp = experiment
+    points = math.prod(exp.sweep_shape)
+    worst = max((e for _, e in exp.points()),
+                key=lambda e: (e.data.n_train, e.model.depth, e.data.dim, e.data.n_test))
+    d = worst.data
+    cells = exp.seeds.data * exp.seeds.init * points
+    if exp.closed_form:  # Gram, solve and predictions, at about 3 GFLOP/s
+        rows = d.n_train + d.n_test + d.n_population
+        per_feature = 2 if exp.model.family == "linear" else 2 * (d.dim + 2)
+        flops = sum(min(d.n_train, w) ** 2 * max(d.n_train, w) + rows * w * per_feature
+                    for w in exp.model.width)
+        return cells * flops / 3e9
+    units = sum(exp.model.width) * cells
+    depth_factor = 1 + (worst.model.depth - 1) * max(exp.model.width) / max(1, d.dim)
+    bs = worst.train.batch_size or d.n_train
+    steps = exp.train.epochs * math.ceil(d.n_train / bs)
+    evals = len(exp.epochs) * (d.n_test + d.n_population)
+    return units * depth_factor * (steps * d.n_train * _TRAIN_COST + evals * _EVAL_COST)

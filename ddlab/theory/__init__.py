@@ -1,0 +1,25 @@
+"""Exact and asymptotic risk curves to compare simulations against (numpy/scipy only).
+
+Every function returns the **excess risk** E(f̂ - f)² (the test MSE minus
+sigma²) with its bias and variance parts, as a :class:`Risk`.
+"""
+
+from ._linear import (
+    gd_linear_path,
+    linear_excess_risk,
+    min_norm_risk,
+    optimal_ridge_lambda,
+    ridge_risk,
+    weak_features_risk,
+)
+from ._risk import Risk
+
+__all__ = [
+    "Risk",
+    "gd_linear_path",
+    "linear_excess_risk",
+    "min_norm_risk",
+    "optimal_ridge_lambda",
+    "ridge_risk",
+    "weak_features_risk",
+]
