@@ -10,15 +10,10 @@ and zarr.
 from __future__ import annotations
 
 import importlib
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
-try:
-    __version__ = version("ddlab")
-except PackageNotFoundError:  # pragma: no cover - source tree without install
-    __version__ = "0.0.0+unknown"
-
 from . import analysis, config, results, theory
+from ._version import __version__
 from .analysis import bias_variance, decompose, generalization_gap, risks, summarize
 from .config import DataSpec, Experiment, ModelSpec, SeedSpec, TrainSpec, load_experiment
 from .results import VARIABLES, export_netcdf, open_results

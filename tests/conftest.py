@@ -1,6 +1,12 @@
-"""Shared helpers: a plain one-model-at-a-time PyTorch reference loop."""
+"""Shared fixtures and helpers: a plain one-model-at-a-time PyTorch reference loop.
+
+Every test runs with ddlab's cache in a temporary directory, so the suite
+writes nothing outside its temp dirs, and from any working directory.
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,6 +15,14 @@ import torch
 import ddlab
 
 torch.set_num_threads(1)
+
+#: The repository root (the suite never relies on the working directory).
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("DDLAB_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
 
 
 def torch_optimizer(exp: ddlab.Experiment, params):

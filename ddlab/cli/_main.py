@@ -12,6 +12,7 @@ import shlex
 import sys
 from collections.abc import Sequence
 
+from .._version import __version__
 from ..results import calling
 from . import _export, _info, _run, _show
 
@@ -21,8 +22,6 @@ _SUBCOMMANDS = (_run, _show, _info, _export)
 
 
 def _parser() -> argparse.ArgumentParser:
-    from .. import __version__
-
     parser = argparse.ArgumentParser(prog="ddlab", description="Double-descent simulations.")
     parser.add_argument("--version", action="version", version=f"ddlab {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)

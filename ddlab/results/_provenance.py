@@ -99,7 +99,7 @@ def provenance(experiment: Experiment, call: str, device: str,
     versions : mapping
         Versions of the simulation layer's libraries (``torch_version``, ...).
     """
-    from .. import __version__
+    from .._version import __version__
 
     command = _CALL.get() or call
     commit, dirty = git_state()

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from .. import __version__
+from .._version import __version__
 from ..config import Experiment, Key, load_experiment
 from ._run import run
 

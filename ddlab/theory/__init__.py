@@ -12,6 +12,7 @@ from ._linear import (
     ridge_risk,
     weak_features_risk,
 )
+from ._random_features import random_features_risk
 from ._risk import Risk
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "linear_excess_risk",
     "min_norm_risk",
     "optimal_ridge_lambda",
+    "random_features_risk",
     "ridge_risk",
     "weak_features_risk",
 ]

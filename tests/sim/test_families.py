@@ -9,7 +9,7 @@ from conftest import cell_curves, plain_curves, requires_cuda
 
 import ddlab
 from ddlab import theory
-from ddlab.models import feature_params
+from ddlab.sim._models import feature_params
 
 
 def _numpy_fit(exp, width, d, i, ridge=None):
