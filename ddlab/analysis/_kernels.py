@@ -31,6 +31,9 @@ def peak_after_first_minimum(curve: np.ndarray, x: np.ndarray,
     """
     c = np.moveaxis(np.asarray(curve, dtype=float), axis, -1)
     x = np.asarray(x, dtype=float)
+    if c.shape[-1] < 3:  # no room for a second ascent
+        nan = np.full(c.shape[:-1], np.nan)
+        return nan, nan.copy()
     finite = np.isfinite(c)
     rises = (np.diff(c, axis=-1) > 0) & finite[..., 1:] & finite[..., :-1]
     has = rises.any(axis=-1) & (finite.sum(axis=-1) >= 3)

@@ -236,8 +236,8 @@ def open_results(path: str | Path, chunks: Any = None) -> xr.Dataset:
     experiment_of(ds)  # a store this version can read
     done = ds["completed"].load() if chunks is None else ds["completed"]
     for name in [*METRICS, "wall_time", "pred_mean", "pred_var_init", "f_population"]:
-        if name in ds:
-            mask = done.all([d for d in done.dims if d not in ds[name].dims])
+        if name in ds:  # a value is written with any chunk whose region covers it
+            mask = done.any([d for d in done.dims if d not in ds[name].dims])
             ds[name] = ds[name].where(mask).assign_attrs(ds[name].attrs)
     ds["diverged"] = (ds["diverged"] & done).assign_attrs(ds["diverged"].attrs)
     return ds

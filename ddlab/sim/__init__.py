@@ -9,6 +9,7 @@ except ImportError as err:  # pragma: no cover - depends on the environment
     raise ImportError("ddlab's simulations need PyTorch: pip install torch "
                       "(or pip install ddlab, which brings it)") from err
 
+from ._baselines import per_model_loop, vmap_ensemble
 from ._best import best_in_class, cache_dir
 from ._data import Samples, make_data
 from ._models import make_model, minibatch_order
@@ -26,6 +27,8 @@ __all__ = [
     "make_data",
     "make_model",
     "minibatch_order",
+    "per_model_loop",
     "plan_chunks",
     "run",
+    "vmap_ensemble",
 ]

@@ -193,3 +193,13 @@ def test_best_in_class_of_linear_family_is_the_projection(tmp_path):
     dec = A.decompose(ds, best)
     np.testing.assert_allclose(dec.estimation_error.sel(width=40), ds.f_error.sel(width=40),
                                atol=1e-6)
+
+
+def test_summarize_a_closed_form_result_with_one_epoch():
+    ds = ddlab.run({"data": {"target": "linear", "input": "normal", "dim": 10, "n_train": 8,
+                             "n_population": 100},
+                    "model": {"family": "linear", "width": [2, 4, 6, 8, 10]},
+                    "seeds": {"data": 4, "init": 1}}, progress=False)
+    s = A.summarize(ds)
+    assert s.epoch_peak.isnull().all()
+    assert s.peak_width.item() == 8.0  # min-norm least squares peaks at p = n

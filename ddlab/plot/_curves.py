@@ -1,0 +1,475 @@
+"""Curves over width, epoch or parameter count, with seed bands, theory and the threshold."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+import xarray as xr
+from matplotlib.axes import Axes
+from matplotlib.collections import PolyCollection
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+
+from ..analysis import first_below
+from ..results import experiment_of
+from ..theory import Risk
+from ._common import (
+    SEEDS,
+    axes_or_new,
+    chars,
+    coord_label,
+    is_log_spaced,
+    log_axes,
+    seed_stats,
+    select,
+    var_label,
+    wrap,
+)
+from ._heatmap import set_scale, variable
+from ._style import style
+
+__all__ = ["Curves", "bias_variance", "curves", "decomposition", "spread"]
+
+OVER = ("width", "epoch", "n_params")
+#: Train loss below which a width interpolates (as in :func:`ddlab.analysis.summarize`).
+TOL = 1e-3
+_BANDS = {"se": "± standard error of the mean", "quantile": "10–90% quantiles"}
+
+
+class Curves(NamedTuple):
+    """What :func:`curves`, :func:`decomposition` and :func:`bias_variance` drew."""
+
+    #: The axes drawn on.
+    ax: Axes
+    #: Legend label -> the line of the mean (or median) over seeds.
+    lines: dict[str, Line2D]
+    #: Legend label -> its band across seeds (absent without a band).
+    bands: dict[str, PolyCollection]
+    #: The theory curve, or None.
+    theory: Line2D | None
+    #: The vertical line at the interpolation threshold, or None.
+    threshold: Line2D | None
+
+
+def spread(values: np.ndarray, k: int = 4) -> list:
+    """Up to ``k`` values spread evenly across ``values`` (on a log scale if log-spaced)."""
+    values = np.asarray(values)
+    if len(values) <= k:
+        return values.tolist()
+    t = np.log(values.astype(float)) if is_log_spaced(values) else values.astype(float)
+    picks = sorted({int(np.argmin(np.abs(t - g))) for g in np.linspace(t[0], t[-1], k)})
+    return values[picks].tolist()
+
+
+def _defaults(da: xr.DataArray, dim: str, at: Mapping[str, Any] | None,
+              lines: str) -> dict[str, Any]:
+    """``at`` with defaults: final epoch; for width, ``lines`` "spread" (4) or "last"."""
+    out = dict(at or {})
+    for d in da.dims:
+        if d in out or d == dim or d in SEEDS:
+            continue
+        if d == "epoch":
+            out[d] = -1
+        elif d == "width":
+            out[d] = spread(da["width"].values) if lines == "spread" else -1
+    return out
+
+
+def _scalar_coords(da: xr.DataArray, dims: Sequence[str]) -> str:
+    parts = [f"{d} = {da[d].values.item():g}" if np.issubdtype(da[d].dtype, np.number)
+             else f"{d} = {da[d].values.item()}" for d in dims if d in da.coords
+             and da[d].ndim == 0]
+    return ", ".join(parts)
+
+
+def _xvalues(line: xr.DataArray, over: str) -> np.ndarray:
+    x = line[over].values if over in line.coords else line[line.dims[0]].values
+    if x.ndim != 1:
+        raise ValueError(f"over = {over!r}: its coordinate also varies along "
+                         f"{', '.join(d for d in line[over].dims if d not in line.dims)}; "
+                         f"select one value with at=")
+    return x.astype(float)
+
+
+def _draw(ax: Axes, da: xr.DataArray, over: str, band: str | None, reduce: str, *,
+          label: str | None = None, color: str | None = None,
+          linestyle: str = "-", linewidth: float | None = None):
+    """One line (and band) per combination of the dims of ``da`` besides ``over`` and seeds.
+
+    Returns lines and bands as dicts keyed by legend label.
+    """
+    dim = "width" if over == "n_params" else over
+    centre, low, high = seed_stats(da, reduce, band)
+    line_dims = [d for d in centre.dims if d != dim]
+    lines, bands = {}, {}
+    for idx in itertools.product(*(range(centre.sizes[d]) for d in line_dims)):
+        sel = dict(zip(line_dims, idx, strict=True))
+        c = centre.isel(sel).transpose(dim)
+        x = _xvalues(c, over)
+        name = label if label is not None else _scalar_coords(c, line_dims)
+        name = name or f"{reduce} over seeds"
+        if not np.isfinite(c.values).any():
+            name += " (no data yet)"
+        kwargs = {"linestyle": linestyle}
+        if color is not None:
+            kwargs["color"] = color
+        if linewidth is not None:
+            kwargs["linewidth"] = linewidth
+        if len(x) == 1:  # a line of one point shows as a marker
+            kwargs["marker"] = "o"
+        y = c.values
+        (line,) = ax.plot(x, np.where(np.isfinite(y), y, np.nan), label=wrap(name, 40),
+                          **kwargs)
+        lines[name] = line
+        if low is not None:
+            lo, hi = low.isel(sel).transpose(dim).values, high.isel(sel).transpose(dim).values
+            bands[name] = ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.22,
+                                          linewidth=0, label="_band")
+    return lines, bands
+
+
+def _theory(theory: Any, over: str) -> tuple[np.ndarray, np.ndarray, str]:
+    """x, the excess risk and a label from a theory argument."""
+    label = "theory (excess risk)"
+    if isinstance(theory, xr.DataArray):
+        dim = theory.dims[0] if theory.ndim == 1 else None
+        if dim is None:
+            raise ValueError(f"theory = DataArray with dims {theory.dims}: expected one dim")
+        x = theory[over].values if over in theory.coords else theory[dim].values
+        return x.astype(float), np.asarray(theory.values, dtype=float), str(
+            theory.attrs.get("long_name") or theory.name or label)
+    if isinstance(theory, tuple) and len(theory) in (2, 3):
+        x, risk = theory[0], theory[1]
+        label = str(theory[2]) if len(theory) == 3 else label
+        y = risk.risk if isinstance(risk, Risk) else risk
+        x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+        if x.shape != y.shape or x.ndim != 1:
+            raise ValueError(f"theory = (x, risk): x and risk must be 1-D of one length, got "
+                             f"shapes {x.shape} and {y.shape}")
+        return x, y, label
+    raise ValueError(f"theory = {type(theory).__name__}: expected (x, Risk), (x, Risk, label), "
+                     f"(x, values) or a DataArray along {over!r}")
+
+
+def _noise2(ds: xr.Dataset | xr.DataArray) -> float:
+    """sigma² of a selection: from a scalar ``noise`` coordinate or the experiment."""
+    if "noise" in ds.coords:
+        noise = np.unique(ds["noise"].values)
+        if noise.size != 1:
+            raise ValueError("theory = ...: the curves span several noise levels; select one "
+                             "with at={'noise': ...} to add σ² to the theory")
+        return float(noise[0]) ** 2
+    noise = experiment_of(ds).data.noise if isinstance(ds, xr.Dataset) else None
+    if noise is None:
+        raise ValueError("theory = ...: cannot find the noise level to add σ² for test_loss")
+    return float(noise) ** 2
+
+
+def _threshold(ds: xr.Dataset | xr.DataArray, over: str, threshold: Any,
+               at: Mapping[str, Any]) -> tuple[float, str] | None:
+    """Where the interpolation threshold lies on the x axis, with its label."""
+    if threshold is None or threshold is False:
+        return None
+    if threshold != "auto" and threshold is not True:
+        value = float(threshold)
+        return value, f"interpolation threshold {over} = {value:g}"
+    if over == "epoch" or not isinstance(ds, xr.Dataset) or "experiment" not in ds.attrs:
+        return None
+    sub = select(ds, {d: v for d, v in at.items() if d not in ("width", "epoch")})
+    if over == "n_params":
+        n = sub["n_train"].values if "n_train" in sub.coords else \
+            experiment_of(ds).data.n_train
+        n = np.unique(n)
+        return (float(n[0]), f"n_params = n_train = {int(n[0])}") if n.size == 1 else None
+    if "train_loss" not in sub:
+        return None
+    # summarize(ds).interpolation_width's definition, without its peak search
+    train = seed_stats(sub["train_loss"].isel(epoch=-1), "mean")[0]
+    if train.dims != ("width",):
+        return None
+    first = int(first_below(train.values, TOL))
+    if first < 0:
+        return None
+    width = float(train["width"].values[first])
+    return width, f"interpolation width {width:g} (final train loss < {TOL:g})"
+
+
+def _finish(ax: Axes, ds, over: str, ylabel: str, log: Any, title: str,
+            extra: list, legend: bool, lines: dict[str, Line2D]) -> None:
+    def values(axis: str) -> np.ndarray:
+        got = [np.asarray(getattr(line, f"get_{axis}data")(), dtype=float)
+               for line in lines.values()]
+        v = np.concatenate(got) if got else np.array([])
+        return np.unique(v[np.isfinite(v)])
+
+    xs, ys = values("x"), values("y")
+    wide = ys.size > 1 and ys[0] > 0 and ys[-1] / ys[0] >= 1000
+    axes = log_axes(log, {"x": xs, "y": ys})
+    if log is None:
+        axes = (axes - {"y"}) | ({"y"} if wide else set())
+    set_scale(ax, "x", xs, "x" in axes)
+    if "y" in axes:
+        set_scale(ax, "y", ys, True)
+    ax.set_xlabel(coord_label(ds, over, chars(ax, "x")))
+    ax.set_ylabel(wrap(ylabel.replace("\n", " "), chars(ax, "y")))
+    if title:
+        ax.set_title(title, loc="left")
+    if legend:
+        handles = [h for h in ax.get_lines() if not h.get_label().startswith("_")] + extra
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0),
+                  borderaxespad=0.0)
+
+
+def _band_key(band: str | None, n: int) -> list:
+    if band is None or n < 2:
+        return []
+    return [Patch(facecolor="0.5", alpha=0.3, linewidth=0,
+                  label=wrap(f"band: {_BANDS[band]} over {n} seed cells", 40))]
+
+
+def _limit_theory(ax: Axes, y_data: np.ndarray, y_theory: np.ndarray) -> None:
+    """Keep the y range on the data when the theory curve shoots far above it (a pole)."""
+    finite = y_data[np.isfinite(y_data)]
+    if not finite.size or ax.get_yscale() == "log":
+        return
+    lo, hi = float(finite.min()), float(finite.max())
+    top = hi + 1.0 * (hi - lo) if hi > lo else 2 * hi
+    if np.nanmax(np.where(np.isfinite(y_theory), y_theory, np.nan)) > top:
+        bottom = min(0.0, lo) if lo >= 0 else lo - 0.05 * (top - lo)
+        ax.set_ylim(bottom, top)
+
+
+def curves(ds: xr.Dataset | xr.DataArray, var: str = "test_loss", over: str = "width",
+           at: Mapping[str, Any] | None = None, band: str | None = "se",
+           theory: Any = None, threshold: Any = "auto", ax: Axes | None = None, *,
+           reduce: str = "mean", log: Any = None, legend: bool = True) -> Curves:
+    """A metric against width, epoch or parameter count: mean over seeds with a band.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset or xarray.DataArray
+        A result of :func:`ddlab.run` or :func:`ddlab.open_results` (or a
+        DataArray, drawn as is; then no automatic threshold).
+    var : str
+        The variable to draw.
+    over : {"width", "epoch", "n_params"}
+        The x axis; ``n_params`` is the parameter count of each width.
+    at : mapping, optional
+        Values of the other dims, as coordinate labels (a negative integer
+        that is not a label counts from the end). A list draws one line per
+        value. Defaults: the final epoch (``{"epoch": -1}``) when ``over`` is
+        width or n_params; four widths spread across the grid when ``over``
+        is epoch. Other dims of size 1 need none; larger ones (swept keys)
+        give one line per value unless selected.
+    band : {"se", "quantile"} or None
+        The band around each line: ± the standard error of the mean over
+        all computed seed cells (data_seed × init_seed; std with ddof=1 over
+        sqrt(n)), the 10–90% quantiles over them, or none.
+    theory : optional
+        A theory curve drawn as a black dashed line: ``(x, risk)`` or
+        ``(x, risk, label)`` with ``risk`` a :class:`ddlab.theory.Risk` (its
+        ``risk``) or an array, in units of ``over``; or a 1-D DataArray along
+        ``over``. Theory functions return the excess risk E(f̂ - f)², which
+        is drawn as given against ``f_error`` (and any other variable); for
+        ``test_loss`` σ² (the noise variance, from the experiment or the
+        selected ``noise``) is added, since the test MSE is excess risk + σ².
+        When the theory has a pole (min-norm at p = n), the y range stays on
+        the data.
+    threshold : "auto", float, or None
+        A dotted vertical line at the interpolation threshold. ``"auto"``:
+        against n_params, at n_params = n_train; against width, at
+        :func:`ddlab.analysis.summarize`'s ``interpolation_width`` (the
+        smallest width whose final train loss, mean over seeds, is below
+        1e-3), when there is one; none against epoch. A number: there, in units of ``over``. None
+        or False: no line.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (default: a new figure).
+    reduce : {"mean", "median"}
+        The line; the "se" band is always around the mean.
+    log : None, bool, str or set of str
+        Log axes, as in :func:`heatmap`. ``None``: x log if its values are
+        log-spaced (symlog where they include 0), y log if the lines are
+        positive and span a factor of 1000 or more (e.g. the spike at the
+        interpolation threshold), else linear.
+    legend : bool
+        A legend outside the axes, to the right.
+
+    Returns
+    -------
+    Curves
+        ``(ax, lines, bands, theory, threshold)``: dicts of the lines and
+        bands by label, the theory line and the threshold line (or None).
+
+    Raises
+    ------
+    ValueError
+        If ``var``, ``over``, ``at``, ``band``, ``reduce``, ``theory`` or
+        ``log`` do not fit the data.
+    """
+    if over not in OVER and over not in getattr(ds, "dims", ()):
+        raise ValueError(f"over = {over!r}: expected one of {', '.join(OVER)}")
+    with style():
+        da = variable(ds, var)
+        dim = "width" if over == "n_params" else over
+        if dim not in da.dims:
+            raise ValueError(f"over = {over!r}: {da.name or 'the data'} has no {dim} dim "
+                             f"(dims: {', '.join(map(str, da.dims))})")
+        at = _defaults(da, dim, at, "spread")
+        sel = select(da, at)
+        ax = axes_or_new(ax, (6.4, 3.6) if legend else None)
+        lines, bands = _draw(ax, sel, over, band, reduce)
+        n = int(np.prod([sel.sizes[d] for d in SEEDS if d in sel.dims]))
+        extra = _band_key(band, n)
+        theory_line = None
+        y_data = np.concatenate([np.ravel(line.get_ydata()) for line in lines.values()] +
+                                [np.ravel(p.get_paths()[0].vertices[:, 1])
+                                 for p in bands.values() if p.get_paths()])
+        if theory is not None:
+            tx, ty, tlabel = _theory(theory, over)
+            if sel.name == "test_loss":
+                ty = ty + _noise2(select(ds, {k: v for k, v in at.items()
+                                              if k not in ("width", "epoch")}))
+                tlabel += " + σ²"
+            (theory_line,) = ax.plot(tx, np.where(np.isfinite(ty), ty, np.nan), color="black",
+                                     linestyle="--", linewidth=1.0, label=wrap(tlabel, 40),
+                                     zorder=3)
+        threshold_line = None
+        where = _threshold(ds, over, threshold, at)
+        if where is not None:
+            threshold_line = ax.axvline(where[0], color="0.35", linestyle=":", linewidth=1.2,
+                                        label=wrap(where[1], 40), zorder=1)
+        title = _scalar_coords(sel, [d for d in da.dims if d not in sel.dims and da.sizes[d] > 1])
+        _finish(ax, ds, over, var_label(sel, "", 44), log, f"at {title}" if title else "",
+                extra, legend, lines)
+        if theory_line is not None:
+            _limit_theory(ax, y_data, ty)
+        return Curves(ax, lines, bands, theory_line, threshold_line)
+
+
+def _one_line(obj: xr.Dataset, over: str, at: Mapping[str, Any] | None) -> dict[str, Any]:
+    dim = "width" if over == "n_params" else over
+    if dim not in obj.dims:
+        raise ValueError(f"over = {over!r}: the data has no {dim} dim "
+                         f"(dims: {', '.join(map(str, obj.dims))})")
+    at = _defaults(obj, dim, at, "last")
+    rest = [d for d in select(obj, at).dims if d not in (dim, *SEEDS, "pop", "restart")]
+    big = [d for d in rest if obj.sizes[d] > 1]
+    if big:
+        raise ValueError(f"at = {dict(at)!r}: the data also varies along "
+                         f"{', '.join(big)}; select one value each")
+    return at
+
+
+def decomposition(dec: xr.Dataset, over: str = "width", ax: Axes | None = None, *,
+                  at: Mapping[str, Any] | None = None, band: str | None = "se",
+                  lecture: bool = False, log: Any = None, legend: bool = True) -> Curves:
+    """Excess risk = approximation + estimation error, against width or epoch.
+
+    Parameters
+    ----------
+    dec : xarray.Dataset
+        :func:`ddlab.analysis.decompose` of a result.
+    over : {"width", "epoch", "n_params"}
+        The x axis.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (default: a new figure).
+    at : mapping, optional
+        Values of the other dims (see :func:`curves`); default the final
+        epoch against width, the widest width against epoch.
+    band : {"se", "quantile"} or None
+        Band across seeds, as in :func:`curves`.
+    lecture : bool
+        Also draw the lecture's estimation error R(f̂_D, D) - R(f*, p*).
+    log : None, bool, str or set of str
+        Log axes, as in :func:`heatmap`.
+    legend : bool
+        A legend outside the axes, to the right.
+
+    Returns
+    -------
+    Curves
+        ``lines`` and ``bands`` keyed by each variable's ``long_name``;
+        ``theory`` and ``threshold`` are None.
+    """
+    names = ["excess_risk", "approximation_error", "estimation_error"]
+    names += ["lecture_estimation_error"] if lecture else []
+    missing = [n for n in names if n not in dec]
+    if missing:
+        raise ValueError(f"dec: no {', '.join(missing)}; pass ddlab.analysis.decompose(ds, best)")
+    styles = {"excess_risk": ("black", "-", 1.8), "approximation_error": ("#0072B2", "-", None),
+              "estimation_error": ("#D55E00", "-", None),
+              "lecture_estimation_error": ("#D55E00", ":", None)}
+    with style():
+        at = _one_line(dec, over, at)
+        ax = axes_or_new(ax, (6.4, 3.6) if legend else None)
+        lines, bands = {}, {}
+        for name in names:
+            da = select(dec[name], at)
+            color, ls, lw = styles[name]
+            got = _draw(ax, da, over, band, "mean", label=str(da.attrs.get("long_name", name)),
+                        color=color, linestyle=ls, linewidth=lw)
+            lines |= got[0]
+            bands |= got[1]
+        sel = select(dec["excess_risk"], at)
+        n = int(np.prod([sel.sizes[d] for d in SEEDS if d in sel.dims]))
+        title = _scalar_coords(sel, [d for d in dec["excess_risk"].dims
+                                     if d not in sel.dims and dec.sizes[d] > 1])
+        ax.axhline(0.0, color="0.6", linewidth=0.6, zorder=0)
+        _finish(ax, dec, over, "risk, mean over seeds (in units of y²)", log,
+                f"at {title}" if title else "", _band_key(band, n), legend, lines)
+        return Curves(ax, lines, bands, None, None)
+
+
+def bias_variance(bv: xr.Dataset, over: str = "width", ax: Axes | None = None, *,
+                  at: Mapping[str, Any] | None = None, log: Any = None,
+                  legend: bool = True) -> Curves:
+    """Squared bias, variance over initialisations and over data sets, and their total.
+
+    Parameters
+    ----------
+    bv : xarray.Dataset
+        :func:`ddlab.analysis.bias_variance` of a result.
+    over : {"width", "epoch", "n_params"}
+        The x axis.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (default: a new figure).
+    at : mapping, optional
+        Values of the other dims (see :func:`curves`); default the final
+        epoch against width, the widest width against epoch.
+    log : None, bool, str or set of str
+        Log axes, as in :func:`heatmap`.
+    legend : bool
+        A legend outside the axes, to the right.
+
+    Returns
+    -------
+    Curves
+        ``lines`` keyed by their legend labels, in this order: the total
+        (mean ``f_error``), bias², variance, variance over inits, variance
+        over data; no bands; ``theory`` and ``threshold`` are None.
+    """
+    parts = {"mean_f_error": ("total: mean f_error = bias² + variance", "black", "-", 1.8),
+             "bias2": ("bias²", "#0072B2", "-", None),
+             "variance": ("variance = over inits + over data", "#D55E00", "-", None),
+             "variance_init": ("variance over inits (E_data Var_init)", "#D55E00", "--", None),
+             "variance_data": ("variance over data (Var_data E_init)", "#D55E00", ":", None)}
+    missing = [n for n in parts if n not in bv]
+    if missing:
+        raise ValueError(f"bv: no {', '.join(missing)}; pass ddlab.analysis.bias_variance(ds)")
+    with style():
+        at = _one_line(bv, over, at)
+        ax = axes_or_new(ax, (6.4, 3.6) if legend else None)
+        lines = {}
+        for name, (label, color, ls, lw) in parts.items():
+            da = select(bv[name], at)
+            lines |= _draw(ax, da, over, None, "mean", label=label, color=color,
+                           linestyle=ls, linewidth=lw)[0]
+        sel = select(bv["bias2"], at)
+        title = _scalar_coords(sel, [d for d in bv["bias2"].dims
+                                     if d not in sel.dims and bv.sizes[d] > 1])
+        _finish(ax, bv, over, "mean over population points (in units of y²)", log,
+                f"at {title}" if title else "", [], legend, lines)
+        return Curves(ax, lines, {}, None, None)

@@ -1,0 +1,299 @@
+"""Multi-panel figures: the seed figure (heatmaps and curves) and small multiples of sweeps."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
+
+import matplotlib as mpl
+import numpy as np
+import xarray as xr
+from matplotlib.colorbar import Colorbar
+from matplotlib.figure import Figure
+
+from ._common import SEEDS, chars, select, var_label, wrap
+from ._curves import Curves, _band_key, curves, spread
+from ._heatmap import Heatmap, _norm, heatmap, key_handles, mesh_key, reduced, variable
+from ._style import new_figure, style
+
+__all__ = ["Grid", "SeedFigure", "f_metric", "grid_size", "seed_figure", "sweep_grid"]
+
+_GRID_DIMS = ("width", "epoch", *SEEDS, "pop")
+
+
+class SeedFigure(NamedTuple):
+    """What :func:`seed_figure` drew."""
+
+    #: The figure.
+    fig: Figure
+    #: Heatmaps of test loss and of the error in f (width × epoch).
+    heatmaps: tuple[Heatmap, Heatmap]
+    #: Curves of the same two metrics against epoch at ``widths``.
+    curves: tuple[Curves, Curves]
+    #: The widths of the curves, marked on the heatmaps' right edge.
+    widths: list
+
+
+class Grid(NamedTuple):
+    """What :func:`sweep_grid` drew."""
+
+    #: The figure.
+    fig: Figure
+    #: The panels, shape (rows, cols).
+    axes: np.ndarray
+    #: Per panel (same shape), its :class:`Heatmap` or :class:`Curves`.
+    panels: np.ndarray
+    #: The colour bar shared by heatmap panels (None for curves).
+    colorbar: Colorbar | None
+
+
+def f_metric(ds: xr.Dataset) -> str:
+    """``f_error`` where the dataset has it (and values), else ``f_error_train``."""
+    if "f_error" in ds and ds["f_error"].notnull().any():
+        return "f_error"
+    if "f_error_train" in ds:
+        return "f_error_train"
+    raise ValueError("ds: no f_error or f_error_train to draw the error in f")
+
+
+def _figure(fig: Figure | None, figsize: tuple[float, float]) -> Figure:
+    return fig if fig is not None else new_figure(figsize)
+
+
+def seed_figure(ds: xr.Dataset, fig: Figure | None = None, *,
+                widths: Sequence[int] | None = None, at: Mapping[str, Any] | None = None,
+                reduce: str = "mean", band: str | None = "se", log: Any = None,
+                norm: Any = None) -> SeedFigure:
+    """The lecture's 2×2 figure: test loss and error in f, as heatmaps and as curves.
+
+    Top row: heatmaps over epoch × width of the seed-reduced test loss (left)
+    and error in f (right: ``f_error``, the population error, if recorded,
+    else ``f_error_train``, on the training inputs). Bottom row: the same two
+    metrics against epoch at a few widths, mean over seeds with a band; the
+    widths are marked with coloured triangles on the heatmaps' right edge.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A result of :func:`ddlab.run` or :func:`ddlab.open_results`.
+    fig : matplotlib.figure.Figure, optional
+        Figure to draw on (default: a new one, 9 × 6.2 inches); should be empty.
+    widths : sequence of int, optional
+        Widths of the curves (default: four spread across the grid, evenly on
+        a log scale if the widths are log-spaced).
+    at : mapping, optional
+        Values of swept dims to draw at, e.g. ``{"noise": 1.5, "lr": 0.01}``.
+    reduce : {"mean", "median"}
+        Seed reduction of the heatmaps and the lines.
+    band : {"se", "quantile"} or None
+        Band of the curves, as in :func:`curves`.
+    log : None, bool, str or set of str
+        Log axes of the heatmaps, as in :func:`heatmap`; the curves' epoch
+        axis follows the heatmaps'.
+    norm : None, "log" or matplotlib.colors.Normalize
+        Colour scale of the heatmaps.
+
+    Returns
+    -------
+    SeedFigure
+        ``(fig, heatmaps, curves, widths)``.
+
+    Raises
+    ------
+    ValueError
+        If ``ds`` has fewer than two recorded epochs, or no error in f.
+    """
+    f_var = f_metric(ds)
+    if ds.sizes.get("epoch", 0) < 2:
+        raise ValueError("ds: one recorded epoch (a closed-form fit, or record = [epoch]); "
+                         "seed_figure draws training over epochs; use curves(ds, over='width')")
+    with style():
+        fig = _figure(fig, (9.0, 6.2))
+        axes = fig.subplots(2, 2)
+        picked = list(widths) if widths is not None else spread(ds["width"].values)
+        maps, lines = [], []
+        for col, (var, title) in enumerate((("test_loss", "test loss"),
+                                            (f_var, "error in f" + (
+                                                " (population)" if f_var == "f_error"
+                                                else " (training inputs)")))):
+            h = heatmap(ds, var, reduce=reduce, log=log, norm=norm, ax=axes[0, col], at=at,
+                        legend=False)
+            h.colorbar.set_label(var_label(variable(ds, var), "", chars(h.ax, "y")))
+            h.ax.set_title(f"{title}: {reduce} over seeds", loc="left")
+            xlog = h.ax.get_xscale() != "linear"
+            c = curves(ds, var, over="epoch", at={**(at or {}), "width": picked}, band=band,
+                       reduce=reduce, ax=axes[1, col], log="x" if xlog else False,
+                       legend=False)
+            c.ax.set_title(f"{title} at {len(picked)} widths", loc="left")
+            c.ax.set_xlim(h.ax.get_xlim())
+            for w, line in zip(picked, c.lines.values(), strict=True):
+                h.ax.plot([1.0], [w], marker="<", markersize=6, color=line.get_color(),
+                          markeredgecolor="white", markeredgewidth=0.7, clip_on=False,
+                          transform=h.ax.get_yaxis_transform(), linestyle="none",
+                          label="_width")
+            maps.append(h)
+            lines.append(c)
+        sel = select(variable(ds, "test_loss"), at)
+        n = int(np.prod([sel.sizes[d] for d in SEEDS if d in sel.dims]))
+        keys = {p.get_label(): p for h in maps for p in mesh_key(h.mesh)}
+        handles = [*lines[0].lines.values(), *_band_key(band, n), *keys.values()]
+        fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 4))
+        return SeedFigure(fig, (maps[0], maps[1]), (lines[0], lines[1]), picked)
+
+
+def _facets(da: xr.DataArray, row: str | None, col: str | None,
+            keep: tuple[str, ...]) -> tuple[str | None, str | None]:
+    free = [d for d in da.dims if d not in keep and d not in (row, col) and da.sizes[d] > 1]
+    for name, dim in (("row", row), ("col", col)):
+        if dim is not None and dim not in da.dims:
+            raise ValueError(f"{name} = {dim!r}: not a dim of {da.name} "
+                             f"(dims: {', '.join(map(str, da.dims))})")
+    if row is None and col is None and len(free) == 1:
+        col = free.pop(0)  # one swept dim: a row of panels
+    if row is None and free:
+        row = free.pop(0)
+    if col is None and free:
+        col = free.pop(0)
+    if free:
+        sizes = ", ".join(f"{d} ({da.sizes[d]})" for d in free)
+        raise ValueError(f"at = None: {da.name} also varies along {sizes} beyond row "
+                         f"{row!r} and col {col!r}; select with at={{{free[0]!r}: ...}}")
+    return row, col
+
+
+def _value(da: xr.DataArray, dim: str, i: int) -> str:
+    v = da[dim].values[i]
+    return f"{dim} = {v:g}" if np.issubdtype(type(v), np.number) else f"{dim} = {v}"
+
+
+def sweep_grid(ds: xr.Dataset, var: str = "test_loss", row: str | None = None,
+               col: str | None = None, fig: Figure | None = None, *, kind: str = "heatmap",
+               x: str = "epoch", y: str = "width", over: str = "width",
+               at: Mapping[str, Any] | None = None, reduce: str = "mean", log: Any = None,
+               norm: Any = None, band: str | None = "se", sharey: bool = True) -> Grid:
+    """Small multiples over swept dims: one heatmap (or curve panel) per row × col value.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A result swept over one or two keys (e.g. noise × lr).
+    var : str
+        The variable to draw.
+    row, col : str, optional
+        Dims of the rows and columns (default: the first and second swept
+        dims with more than one value, a single one along the columns; a
+        dataset without any gives one panel).
+    fig : matplotlib.figure.Figure, optional
+        Figure to draw on (default: a new one sized to the grid).
+    kind : {"heatmap", "curves"}
+        Panels: :func:`heatmap` over ``x`` × ``y`` with one colour scale and
+        colour bar for all, or :func:`curves` over ``over`` with a shared y axis.
+    x, y : str
+        Heatmap axes.
+    over : str
+        Curve axis.
+    at : mapping, optional
+        Values of further dims (see :func:`curves`).
+    reduce : {"mean", "median"}
+        Seed reduction.
+    log : None, bool, str or set of str
+        Log axes, as in :func:`heatmap`.
+    norm : None or "log"
+        Shared colour scale of the heatmaps: linear or log over the finite
+        values of all panels.
+    band : {"se", "quantile"} or None
+        Band of the curves.
+    sharey : bool
+        One y axis for all curve panels (heatmap panels always share both axes).
+
+    Returns
+    -------
+    Grid
+        ``(fig, axes, panels, colorbar)``.
+    """
+    if kind not in ("heatmap", "curves"):
+        raise ValueError(f"kind = {kind!r}: expected 'heatmap' or 'curves'")
+    da = select(variable(ds, var), at)
+    keep = (*SEEDS, "pop", x, y) if kind == "heatmap" else (*SEEDS, "pop", "epoch", "width")
+    row, col = _facets(da, row, col, keep)
+    nrow = da.sizes[row] if row else 1
+    ncol = da.sizes[col] if col else 1
+    with style():
+        fig = _figure(fig, grid_size(nrow, ncol))
+        axes = np.asarray(fig.subplots(nrow, ncol, squeeze=False, sharex=True,
+                                       sharey=sharey or kind == "heatmap"))
+        panels = np.empty((nrow, ncol), dtype=object)
+        shared = None
+        if kind == "heatmap":
+            sub = select(ds, at)
+            all_values = [reduced(sub, var, x, y, reduce,
+                                  {**({row: sub[row].values[i]} if row else {}),
+                                   **({col: sub[col].values[j]} if col else {})}).values
+                          for i in range(nrow) for j in range(ncol)]
+            z = np.concatenate([v.ravel() for v in all_values])
+            shared = _norm(norm, z, None, None, var)
+        for i in range(nrow):
+            for j in range(ncol):
+                point = {**({row: da[row].values[i]} if row else {}),
+                         **({col: da[col].values[j]} if col else {})}
+                where = {**(at or {}), **point}
+                ax = axes[i, j]
+                if kind == "heatmap":
+                    panels[i, j] = heatmap(ds, var, x=x, y=y, reduce=reduce, log=log,
+                                           norm=shared, ax=ax, at=where, colorbar=False,
+                                           legend=False)
+                else:
+                    panels[i, j] = curves(ds, var, over=over, at=where, band=band,
+                                          reduce=reduce, log=log, ax=ax, threshold=None,
+                                          legend=False)
+                title = ", ".join(p for p in (row and _value(da, row, i),
+                                              col and _value(da, col, j)) if p)
+                ax.set_title(title, loc="left")
+                if i < nrow - 1:
+                    ax.set_xlabel("")
+                if j > 0:
+                    ax.set_ylabel("")
+        bar = None
+        if kind == "heatmap":
+            mesh = panels[0, 0].mesh
+            prefix = f"{reduce} over seeds of" if any(d in da.dims for d in SEEDS) else ""
+            bar = fig.colorbar(mesh, ax=axes.ravel().tolist(),
+                               label=var_label(da, prefix, _chars(fig.get_figheight())),
+                               extend="max" if np.isinf(z).any() else "neither",
+                               shrink=1.0 if nrow > 1 else 0.9)
+            handles = key_handles(bool(np.isnan(z).any()), bool(np.isinf(z).any()))
+        else:
+            first = panels[0, 0]
+            sel = select(variable(ds, var), at)
+            n = int(np.prod([sel.sizes[d] for d in SEEDS if d in sel.dims]))
+            handles = [*first.lines.values(), *_band_key(band, n)]
+        if handles:
+            ncols = max(1, min(len(handles), int(fig.get_figwidth() / 2.4)))
+            fig.legend(handles=handles, loc="outside upper center", ncols=ncols)
+        if nrow > 1 or ncol > 1:
+            _share_labels(fig, axes)
+        return Grid(fig, axes, panels, bar)
+
+
+def _share_labels(fig: Figure, axes: np.ndarray) -> None:
+    """One x label below the grid and one y label left of it, instead of per panel."""
+    xlabel, ylabel = axes[-1, 0].get_xlabel(), axes[0, 0].get_ylabel()
+    for ax in axes.ravel():
+        ax.set_xlabel("")
+        ax.set_ylabel("")
+    size = mpl.rcParams["axes.labelsize"]
+    fig.supxlabel(wrap(xlabel.replace("\n", " "), _chars(fig.get_figwidth())), fontsize=size)
+    fig.supylabel(wrap(ylabel.replace("\n", " "), _chars(fig.get_figheight())), fontsize=size)
+
+
+def _chars(inches: float) -> int:
+    """About how many label characters fit along 80% of ``inches``."""
+    size = mpl.rcParams["axes.labelsize"]
+    size = size if isinstance(size, (int, float)) else mpl.rcParams["font.size"]
+    return max(24, int(0.8 * inches * 72 / (0.56 * size)))
+
+
+def grid_size(nrow: int, ncol: int) -> tuple[float, float]:
+    """The default figure size of a :func:`sweep_grid` of ``nrow`` × ``ncol`` panels."""
+    return min(2.6 * ncol + 1.6, 13.0), min(2.1 * nrow + 1.1, 11.0)
+

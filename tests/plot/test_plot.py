@@ -1,0 +1,248 @@
+"""ddlab.plot draws what it says: cell edges, bands, labels, missing cells, stable files."""
+
+from __future__ import annotations
+
+import re
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import xarray as xr
+import zarr
+
+import ddlab
+from ddlab import plot
+from ddlab.theory import Risk
+
+SEEDS = ["data_seed", "init_seed"]
+SPEC = {
+    "data": {"dim": 3, "n_train": 12, "n_test": 10, "n_population": 200, "noise": 1.0},
+    "model": {"width": [1, 2, 4, 8, 16]},
+    "train": {"epochs": 10, "lr": 0.02},
+    "seeds": {"root": 3, "data": 2, "init": 5},
+}
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+@pytest.fixture(scope="module")
+def ds():
+    return ddlab.run(SPEC, progress=False)
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _grid(x, y, z, x_name="epoch", y_name="width", units="1") -> xr.Dataset:
+    attrs = {"long_name": "a synthetic metric", "units": units}
+    return xr.Dataset({"m": ((y_name, x_name), np.asarray(z, dtype=float), attrs)},
+                      coords={x_name: x, y_name: y})
+
+
+def test_log_spaced_widths_get_geometric_cell_edges(ds):
+    h = plot.heatmap(ds)
+    assert h.ax.get_yscale() == "log" and h.ax.get_xscale() == "linear"
+    coords = h.mesh.get_coordinates()  # (len(y) + 1, len(x) + 1, 2)
+    w = np.array([1, 2, 4, 8, 16], dtype=float)
+    expected = np.concatenate([[w[0] / np.sqrt(2)], np.sqrt(w[1:] * w[:-1]), [w[-1] * np.sqrt(2)]])
+    np.testing.assert_allclose(coords[:, 0, 1], expected)
+    np.testing.assert_allclose(coords[0, :, 0], np.arange(12) - 0.5)
+    # every cell holds the mean over seeds of its (width, epoch)
+    mean = ds["test_loss"].mean(SEEDS).transpose("width", "epoch").values
+    np.testing.assert_allclose(h.mesh.get_array().reshape(mean.shape), mean)
+
+
+def test_irregular_linear_grid_and_epoch_zero_on_a_log_axis():
+    epochs, widths = [0, 1, 2, 4, 8, 16, 32], [1, 2, 5, 9]
+    g = _grid(epochs, widths, np.arange(28).reshape(4, 7) + 1.0)
+    h = plot.heatmap(g, "m", log="x")
+    assert h.ax.get_yscale() == "linear" and h.ax.get_xscale() == "symlog"
+    coords = h.mesh.get_coordinates()
+    np.testing.assert_allclose(coords[:, 0, 1], [0.5, 1.5, 3.5, 7, 11])
+    # x edges are midpoints in the axis' own (symlog) coordinates, around epoch 0 too
+    t = h.ax.xaxis.get_transform().transform(coords[0, :, 0])
+    v = h.ax.xaxis.get_transform().transform(np.array(epochs, dtype=float))
+    np.testing.assert_allclose(t[1:-1], (v[1:] + v[:-1]) / 2)
+    assert coords[0, 0, 0] < 0 < coords[0, 1, 0]
+
+
+def test_log_scale_is_chosen_only_for_log_spaced_coordinates():
+    assert plot.is_log_spaced([1, 2, 3, 4, 5, 7, 10, 14, 20, 30, 44, 64])
+    assert plot.is_log_spaced([0, 1, 2, 4, 8, 16, 32, 64])  # a leading 0 (epoch 0) aside
+    assert not plot.is_log_spaced(range(1, 11))
+    assert not plot.is_log_spaced(range(0, 51))
+    np.testing.assert_allclose(plot.edges(np.array([1.0, 4.0]), "log"), [0.5, 2, 8])
+
+
+def test_labels_carry_long_name_and_units(ds):
+    h = plot.heatmap(ds, "f_error", reduce="median")
+    bar = _flat(h.colorbar.ax.get_ylabel())
+    assert ds["f_error"].attrs["long_name"] in bar and bar.startswith("median over seeds")
+    assert "[1]" not in bar  # dimensionless units are not printed
+    assert _flat(h.ax.get_xlabel()) == ds["epoch"].attrs["long_name"]
+    assert _flat(h.ax.get_ylabel()) == ds["width"].attrs["long_name"]
+    timed = _grid([0, 1], [1, 2], [[1, 2], [3, 4]], units="s")
+    assert _flat(plot.heatmap(timed, "m").colorbar.ax.get_ylabel()).endswith(
+        "a synthetic metric [s]")
+    c = plot.curves(ds, "test_loss", over="n_params")
+    assert _flat(c.ax.get_ylabel()) == ds["test_loss"].attrs["long_name"]
+    assert _flat(c.ax.get_xlabel()) == ds["n_params"].attrs["long_name"]
+
+
+def test_band_half_width_is_the_standard_error(ds):
+    c = plot.curves(ds, "test_loss", over="width", band="se")
+    (line,), (band,) = c.lines.values(), c.bands.values()
+    final = ds["test_loss"].isel(epoch=-1).stack(cell=SEEDS)
+    se = final.std("cell", ddof=1).values / np.sqrt(final.sizes["cell"])
+    np.testing.assert_allclose(line.get_xdata(), ds["width"].values)
+    np.testing.assert_allclose(line.get_ydata(), final.mean("cell").values)
+    vertices = band.get_paths()[0].vertices
+    for w, s in zip(ds["width"].values, se, strict=True):
+        ys = vertices[np.isclose(vertices[:, 0], w), 1]
+        np.testing.assert_allclose((ys.max() - ys.min()) / 2, s, rtol=1e-10)
+    assert c.ax.get_title(loc="left") == "at epoch = 10"
+
+
+def test_quantile_band_and_one_line_per_width(ds):
+    c = plot.curves(ds, "f_error", over="epoch", band="quantile", at={"width": [2, 16]})
+    assert list(c.lines) == ["width = 2", "width = 16"]
+    vertices = c.bands["width = 16"].get_paths()[0].vertices
+    cells = ds["f_error"].sel(width=16, epoch=5).values.ravel()
+    ys = vertices[np.isclose(vertices[:, 0], 5), 1]
+    np.testing.assert_allclose([ys.min(), ys.max()], np.quantile(cells, [0.1, 0.9]))
+    assert len(plot.curves(ds, "f_error", over="epoch").lines) == 4  # default: 4 widths
+
+
+def test_theory_adds_noise_variance_for_test_loss_only(ds):
+    x = np.array([1.0, 4.0, 16.0])
+    risk = Risk(np.array([0.5, 2.0, 0.7]), np.zeros(3), np.array([0.5, 2.0, 0.7]))
+    on_test = plot.curves(ds, "test_loss", theory=(x, risk, "toy theory"))
+    np.testing.assert_allclose(on_test.theory.get_ydata(), risk.risk + 1.0 ** 2)
+    assert on_test.theory.get_label() == "toy theory + σ²"
+    on_f = plot.curves(ds, "f_error", theory=xr.DataArray(risk.risk, coords={"width": x}))
+    np.testing.assert_allclose(on_f.theory.get_xdata(), x)
+    np.testing.assert_allclose(on_f.theory.get_ydata(), risk.risk)
+
+
+def test_interpolation_threshold_line(ds):
+    c = plot.curves(ds, "test_loss", over="n_params")
+    np.testing.assert_allclose(c.threshold.get_xdata(), [12, 12])  # n_params = n_train
+    assert "n_train = 12" in c.threshold.get_label()
+    assert plot.curves(ds, over="width", threshold=3.0).threshold.get_xdata()[0] == 3.0
+    assert plot.curves(ds, over="epoch").threshold is None
+    assert plot.curves(ds, threshold=None).threshold is None
+
+
+def test_bias_variance_and_decomposition_draw_their_terms(ds):
+    bv = ddlab.analysis.bias_variance(ds)
+    c = plot.bias_variance(bv)
+    assert len(c.lines) == 5 and not c.bands
+    total, bias2 = list(c.lines.values())[:2]
+    np.testing.assert_allclose(total.get_ydata(), bv["mean_f_error"].isel(epoch=-1).values)
+    np.testing.assert_allclose(bias2.get_ydata(), bv["bias2"].isel(epoch=-1).values)
+    over_epoch = plot.bias_variance(bv, over="epoch")
+    assert over_epoch.ax.get_title(loc="left") == "at width = 16"
+    best = xr.Dataset({"approx_error": ("width", np.linspace(0.3, 0.01, 5))},
+                      coords={"width": ds["width"].values})
+    dec = ddlab.analysis.decompose(ds, best)
+    d = plot.decomposition(dec)
+    excess, approx, estimation = d.lines.values()
+    np.testing.assert_allclose(excess.get_ydata(), ds["f_error"].isel(epoch=-1).mean(SEEDS))
+    np.testing.assert_allclose(approx.get_ydata(), best["approx_error"].values)
+    np.testing.assert_allclose(estimation.get_ydata(),
+                               excess.get_ydata() - approx.get_ydata())
+    assert len(d.bands) == 3
+    assert len(plot.decomposition(dec, over="epoch", lecture=True).lines) == 4
+
+
+def test_missing_cells_of_a_partial_store_are_masked(tmp_path):
+    spec = {**SPEC, "model": {"width": [1, 2, 4]}, "seeds": {"root": 3, "data": 1, "init": 3}}
+    store = tmp_path / "s.zarr"
+    ddlab.run(spec, out=store, progress=False)
+    zarr.open_group(store, mode="r+")["completed"][0] = False  # width 1 not computed yet
+    partial = ddlab.open_results(store)
+    h = plot.heatmap(partial)
+    mask = np.ma.getmaskarray(h.mesh.get_array()).reshape(3, 11)
+    assert mask[0].all() and not mask[1:].any()
+    assert [t.get_text() for t in h.ax.get_legend().get_texts()] == ["missing (not computed)"]
+    s = plot.seed_figure(partial)
+    assert all(np.ma.getmaskarray(m.mesh.get_array()).reshape(3, 11)[0].all()
+               for m in s.heatmaps)
+    assert "width = 1 (no data yet)" in s.curves[0].lines
+
+
+def test_seed_figure_layout(ds):
+    s = plot.seed_figure(ds)
+    assert len(s.fig.axes) == 6  # four panels and two colour bars
+    assert s.widths == [1, 2, 8, 16]  # spread evenly on the log-spaced grid
+    assert list(s.curves[0].lines) == [f"width = {w}" for w in s.widths]
+    assert ds["f_error"].attrs["long_name"] in _flat(s.heatmaps[1].colorbar.ax.get_ylabel())
+    assert s.heatmaps[0].ax.get_yscale() == "log"
+
+
+def test_sweep_grid_shares_one_colour_scale():
+    spec = {**SPEC, "data": {**SPEC["data"], "noise": [0.5, 1.5], "n_population": 50},
+            "model": {"width": [1, 4]}, "train": {"epochs": 4, "lr": [0.01, 0.05]},
+            "seeds": {"root": 3, "data": 1, "init": 3}}
+    swept = ddlab.run(spec, progress=False)
+    g = plot.sweep_grid(swept, "test_loss")
+    assert g.axes.shape == (2, 2)
+    norms = {id(p.mesh.norm) for p in g.panels.ravel()}
+    assert len(norms) == 1 and g.colorbar is not None
+    values = swept["test_loss"].mean(SEEDS).values
+    assert g.colorbar.mappable.norm.vmin == pytest.approx(values.min())
+    assert g.colorbar.mappable.norm.vmax == pytest.approx(values.max())
+    assert g.axes[1, 0].get_title(loc="left") == "noise = 1.5, lr = 0.01"
+    lines = plot.sweep_grid(swept, "f_error", col="noise", row="lr", kind="curves")
+    assert lines.axes.shape == (2, 2) and lines.colorbar is None
+    with pytest.raises(ValueError, match="at = None"):
+        plot.heatmap(swept)
+
+
+def test_saved_files_are_byte_identical(ds, tmp_path):
+    paths = []
+    for name in ("a", "b"):
+        fig = plot.heatmap(ds).ax.figure
+        paths.append(plot.save(fig, tmp_path / name))
+    assert [p.suffix for p in paths[0]] == [".png", ".pdf"]
+    for first, second in zip(*paths, strict=True):
+        assert first.read_bytes() == second.read_bytes()
+    pdf = paths[0][1].read_bytes()
+    assert b"/FontFile2" in pdf and b"CreationDate" not in pdf  # Type 42 fonts, no date
+    with pytest.raises(ValueError, match="formats = "):
+        plot.save(fig, tmp_path / "d", formats=("jpeg",))
+
+
+def test_style_does_not_leak_into_global_rcparams(ds):
+    before = dict(mpl.rcParams)
+    plot.heatmap(ds)
+    plot.curves(ds)
+    assert dict(mpl.rcParams) == before
+
+
+@pytest.mark.parametrize(("call", "match"), [
+    (lambda d: plot.heatmap(d, "nope"), "var = 'nope'"),
+    (lambda d: plot.heatmap(d, reduce="max"), "reduce = 'max'"),
+    (lambda d: plot.heatmap(d, x="pop"), "x = 'pop'"),
+    (lambda d: plot.heatmap(d, log="z"), "log = 'z'"),
+    (lambda d: plot.heatmap(d, norm="log", var="m"), "norm = 'log'"),
+    (lambda d: plot.curves(d, over="lr"), "over = 'lr'"),
+    (lambda d: plot.curves(d, at={"epoch": 999}), "at = {'epoch': 999}"),
+    (lambda d: plot.curves(d, at={"noise": 1}), "at = {'noise': 1}"),
+    (lambda d: plot.curves(d, band="sd"), "band = 'sd'"),
+    (lambda d: plot.curves(d, theory=[1, 2]), "theory = list"),
+    (lambda d: plot.bias_variance(d), "bv: no"),
+    (lambda d: plot.seed_figure(d.isel(epoch=[0])), "ds: one recorded epoch"),
+    (lambda d: plot.sweep_grid(d, kind="violin"), "kind = 'violin'"),
+])
+def test_bad_input_names_the_key(ds, call, match):
+    data = ds.assign(m=ds["test_loss"] - 10.0)
+    with pytest.raises(ValueError, match=re.escape(match)):
+        call(data)
+
