@@ -17,7 +17,7 @@ from ._schema import (
     storage_bytes,
     variable_dims,
 )
-from ._store import MemoryStore, ZarrStore, open_results
+from ._store import MemoryStore, ZarrStore, check_writable, open_results
 
 __all__ = [
     "CELL_DIMS",
@@ -31,6 +31,7 @@ __all__ = [
     "build_dataset",
     "calling",
     "cell_dims",
+    "check_writable",
     "coordinate_attrs",
     "experiment_of",
     "export_netcdf",

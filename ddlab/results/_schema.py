@@ -49,7 +49,7 @@ VARIABLES: dict[str, tuple[str, str]] = {
 }
 
 _COORDS = {
-    "width": "hidden width (units per hidden layer; features for linear and random features)",
+    "width": "hidden width (units per hidden layer)",
     "epoch": "epochs of training completed",
     "data_seed": "data set index",
     "init_seed": "initialisation index",
@@ -57,8 +57,14 @@ _COORDS = {
 }
 
 
-def coordinate_attrs(name: str) -> dict[str, str]:
+_WIDTH = {"linear": "number of features p (the first p inputs)",
+          "random_features": "number of random features N"}
+
+
+def coordinate_attrs(name: str, family: str = "mlp") -> dict[str, str]:
     """``long_name`` and ``units`` of a coordinate (a swept key's dim or a grid dim)."""
+    if name == "width" and family in _WIDTH:
+        return {"long_name": _WIDTH[family], "units": "1"}
     if name in _COORDS:
         return {"long_name": _COORDS[name], "units": "1"}
     f = next(f for f in FIELDS if f.key.dim == name)
@@ -122,7 +128,7 @@ def _coords(experiment: Experiment) -> dict[str, tuple]:
             values = tuple(0 if v is None else v for v in values)
         coords[key.dim] = (key.dim, np.asarray(values), coordinate_attrs(key.dim))
     coords |= {
-        "width": ("width", widths, coordinate_attrs("width")),
+        "width": ("width", widths, coordinate_attrs("width", exp.model.family)),
         "epoch": ("epoch", np.asarray(exp.epochs, dtype=np.int64), coordinate_attrs("epoch")),
         "data_seed": ("data_seed", np.arange(exp.seeds.data, dtype=np.int64),
                       coordinate_attrs("data_seed")),

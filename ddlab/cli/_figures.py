@@ -1,0 +1,116 @@
+"""The figures of the paper, drawn from stores by ``ddlab reproduce`` (no pyplot).
+
+Each figure of the paper file names a kind; :func:`draw` turns it, the
+experiment's dataset and the experiment into a matplotlib Figure.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from .. import analysis, plot, theory
+from ..config import Experiment
+from ._paperfile import Figure
+from ._plot import _figure
+
+__all__ = ["draw", "theory_curve"]
+
+_WIDE = (6.4, 3.6)
+
+
+def theory_curve(exp: Experiment, name: str, ds: xr.Dataset,
+                 sel: dict[str, Any]) -> tuple[np.ndarray, theory.Risk, str]:
+    """The exact curve of ``name`` for ``exp`` on a fine width grid, with its label."""
+    d = exp.point([0] * len(exp.sweep)).data if exp.sweep else exp.data
+    ridge = float(sel.get("ridge", exp.model.ridge if not exp.sweep else 0.0))
+    widths = np.asarray(exp.model.width, dtype=float)
+    if name == "random_features":
+        x = np.geomspace(widths.min(), widths.max(), 400)
+        risk = theory.random_features_risk(d.n_train, x, d.dim, d.signal, d.noise,
+                                           exp.model.activation, ridge=ridge)
+        label = "Mei–Montanari asymptotics" + (f", λ = {ridge:g}" if ridge else "")
+        return x, risk, label
+    x = np.arange(widths.min(), widths.max() + 1)
+    if name == "weak_features":
+        return x, theory.weak_features_risk(d.n_train, x, d.dim, d.signal, d.noise), \
+            "exact (Belkin, Hsu & Xu 2019)"
+    return x, theory.min_norm_risk(d.n_train, x, d.signal, d.noise), "exact min-norm risk"
+
+
+def _sweeps(ds: xr.Dataset, exp: Experiment) -> list[str]:
+    """The swept dims with more than one value."""
+    return [d for d in exp.sweep_dims if ds.sizes.get(d, 1) > 1]
+
+
+def _curves(fig: Figure, ds: xr.Dataset, exp: Experiment):
+    o = fig.options
+    var, over = o.get("var", "test_loss"), o.get("over", "width")
+    kwargs = {k: o[k] for k in ("at", "band", "threshold", "log") if k in o}
+    name = o.get("theory")
+    ax = _figure(_WIDE, axes=True)
+    if not name:
+        return plot.curves(ds, var, over=over, ax=ax, **kwargs).ax.figure
+    # exact curves: the pole of min-norm fits sits at N = n_train
+    point = exp.point([0] * len(exp.sweep)) if exp.sweep else exp
+    kwargs.setdefault("threshold", point.data.n_train)
+    swept = _sweeps(ds, exp)
+    values = [{}] if not swept else [{swept[0]: v.item()} for v in ds[swept[0]].values]
+    curves = [theory_curve(exp, name, ds, sel) for sel in values]
+    x, risk, label = curves[0]
+    label = label.split(", λ")[0] + (f" (one per {swept[0]})" if swept else "")
+    drawn = plot.curves(ds, var, over=over, ax=ax, theory=(x, risk, label), **kwargs)
+    for x, risk, _ in curves[1:]:  # the other swept values' curves, in the same style
+        ax.plot(x, risk.risk, color=drawn.theory.get_color(), linestyle="--",
+                linewidth=drawn.theory.get_linewidth(), zorder=drawn.theory.get_zorder())
+    return ax.figure
+
+
+def draw(fig: Figure, ds: xr.Dataset, exp: Experiment, quick: bool):
+    """The matplotlib Figure of one paper figure.
+
+    Parameters
+    ----------
+    fig : Figure
+        The paper file's figure entry.
+    ds : xarray.Dataset
+        The experiment's results (opened from its store).
+    exp : Experiment
+        The experiment (as run: quick overrides applied).
+    quick : bool
+        Whether ``--quick`` is on (best-in-class fits are cut down too).
+    """
+    o = fig.options
+    if fig.kind == "seed":
+        out = _figure((9.0, 6.2))
+        plot.seed_figure(ds, out, widths=o.get("widths"))
+        return out
+    if fig.kind == "heatmap":
+        return plot.heatmap(ds, o.get("var", "test_loss"), x=o.get("x", "epoch"),
+                            y=o.get("y", "width"), norm=o.get("norm"), at=o.get("at"),
+                            ax=_figure((5.6, 3.8), axes=True)).ax.figure
+    if fig.kind == "curves":
+        return _curves(fig, ds, exp)
+    if fig.kind == "bias_variance":
+        return plot.bias_variance(analysis.bias_variance(ds), over=o.get("over", "width"),
+                                  at=o.get("at"), ax=_figure(_WIDE, axes=True)).ax.figure
+    if fig.kind == "decomposition":
+        from ..sim import best_in_class
+
+        scale = 0.2 if quick else 1.0
+        best = best_in_class(exp, restarts=o.get("restarts", 5) if not quick else 2,
+                             epochs=max(50, int(o.get("epochs", 3000) * scale)),
+                             n_samples=max(200, int(o.get("n_samples", 2000) * scale)),
+                             progress=False)
+        return plot.decomposition(analysis.decompose(ds, best), over=o.get("over", "width"),
+                                  at=o.get("at"), ax=_figure(_WIDE, axes=True)).ax.figure
+    # sweep: small multiples over the swept dims
+    from ..plot._grid import grid_size
+
+    row, col = o.get("row"), o.get("col")
+    size = grid_size(ds.sizes[row] if row else 1, ds.sizes[col] if col else 1)
+    kwargs = {k: o[k] for k in ("over", "at", "x", "y", "norm", "band") if k in o}
+    return plot.sweep_grid(ds, o.get("var", "test_loss"), row, col, fig=_figure(size),
+                           kind=o.get("kind", "curves"), **kwargs).fig

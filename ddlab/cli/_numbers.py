@@ -1,0 +1,144 @@
+"""The paper's numbers: LaTeX macros computed from the stores by ``ddlab reproduce``.
+
+Every number the paper quotes is a macro of ``numbers.tex``; nothing is typed
+by hand. Macro names are the experiment name in CamelCase (digits spelled
+out) followed by the quantity, e.g. ``\\SeedHighNoisePeakWidth``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+import xarray as xr
+
+from .. import analysis
+from .._version import __version__
+from ..config import Experiment
+from ._figures import theory_curve
+
+__all__ = ["experiment_numbers", "macro", "parse", "render", "speed_numbers"]
+
+_DIGITS = "Zero One Two Three Four Five Six Seven Eight Nine".split()
+
+
+def macro(*parts: str) -> str:
+    """A LaTeX macro name (letters only) from name parts, e.g. ("seed_high", "Peak")."""
+    words = []
+    for part in parts:
+        for word in re.split(r"[^A-Za-z0-9]+", part):
+            word = "".join(_DIGITS[int(c)] if c.isdigit() else c for c in word)
+            words.append(word[:1].upper() + word[1:])
+    return "".join(words)
+
+
+def _fmt(value: float, digits: int = 3) -> str:
+    if value is None or not np.isfinite(value):
+        return "n/a"
+    if float(value).is_integer() and abs(value) < 1e6:
+        return f"{int(value)}"
+    return f"{value:.{digits}g}"
+
+
+def _value(value) -> str:
+    return value if isinstance(value, str) else _fmt(float(value))
+
+
+def _final(ds: xr.Dataset, var: str) -> xr.DataArray:
+    return ds[var].isel(epoch=-1).mean(("data_seed", "init_seed")).compute()
+
+
+def experiment_numbers(name: str, ds: xr.Dataset, exp: Experiment,
+                       theories: Iterable[str] = ()) -> dict[str, str]:
+    """Macros of one experiment: its double-descent summary and theory gaps.
+
+    Unswept experiments get the summary of the final-epoch mean test loss
+    (peak, best and widest width, interpolation threshold); swept ones get
+    the best swept point. Experiments with a theory figure get the median and
+    largest relative gap of the mean ``f_error`` to the exact curve, away from
+    the pole (|N - n| > n / 10).
+    """
+    out: dict[str, str] = {}
+    key = macro(name)
+    out[key + "Cells"] = _fmt(int(ds["completed"].size))
+    out[key + "Seconds"] = _fmt(float(ds.attrs.get("wall_time_s", np.nan)), 2)
+    test = _final(ds, "test_loss")
+    if not exp.sweep:
+        s = analysis.summarize(ds).compute()
+        last = s.isel(epoch=-1) if "epoch" in s.dims else s
+        widths = ds["width"].values
+        out |= {
+            key + "PeakWidth": _fmt(float(last.peak_width)),
+            key + "PeakHeight": _fmt(float(last.peak_height)),
+            key + "BestWidth": _fmt(float(last.best_width)),
+            key + "BestHeight": _fmt(float(last.best_height)),
+            key + "WidestWidth": _fmt(float(widths[-1])),
+            key + "WidestHeight": _fmt(float(test.isel(width=-1))),
+            key + "InterpolationWidth": _fmt(float(s.interpolation_width)),
+            key + "InterpolationRatio": _fmt(float(s.interpolation_ratio)),
+            key + "NTrain": _fmt(exp.data.n_train),
+        }
+        if np.isfinite(float(last.peak_width)):
+            n_params = float(ds["n_params"].sel(width=float(last.peak_width)).max())
+            out[key + "PeakRatio"] = _fmt(n_params / exp.data.n_train, 2)
+    else:
+        flat = test.stack(point=[d for d in test.dims])
+        best = flat.isel(point=int(np.nanargmin(flat.values)))
+        where = ", ".join(f"{d} = {_value(best[d].item())}" for d in test.dims)
+        out[key + "BestHeight"] = _fmt(float(best))
+        out[key + "BestPoint"] = where.replace("_", r"\_")
+    for theory_name in theories:
+        gaps = _theory_gaps(ds, exp, theory_name)
+        out[key + "TheoryMedianGap"] = _fmt(100 * float(np.median(gaps)), 2)
+        out[key + "TheoryMaxGap"] = _fmt(100 * float(np.max(gaps)), 2)
+    return out
+
+
+def _theory_gaps(ds: xr.Dataset, exp: Experiment, name: str) -> np.ndarray:
+    """Relative gaps |simulation - theory| / theory of the mean f_error, away from the pole."""
+    sim = ds["f_error"].isel(epoch=-1).mean(("data_seed", "init_seed")).compute()
+    points = [{}] if not exp.sweep else [{d: v.item()} for d in exp.sweep_dims
+                                          for v in ds[d].values]
+    gaps = []
+    for sel in points:
+        curve = sim.sel(sel) if sel else sim
+        x, risk, _ = theory_curve(exp, name, ds, sel)
+        n = (exp.point([0] * len(exp.sweep)) if exp.sweep else exp).data.n_train
+        widths = ds["width"].values.astype(float)
+        far = np.abs(widths - n) > n / 10
+        exact = np.interp(widths, x, np.asarray(risk.risk, dtype=float))
+        ok = far & np.isfinite(exact) & (exact > 0)
+        gaps.append(np.abs(curve.values[ok] - exact[ok]) / exact[ok])
+    return np.concatenate(gaps)
+
+
+def speed_numbers(timings: Mapping[str, float], sims: int) -> dict[str, str]:
+    """Macros of the speed table: seconds of each method and ddlab's speed-ups."""
+    out = {macro("speed", k): _fmt(v, 3) for k, v in timings.items()}
+    out["SpeedSims"] = _fmt(sims)
+    for other in ("loop", "vmap"):
+        out[macro("speedup", other)] = _fmt(round(timings[other] / timings["ddlab"]), 3)
+    return out
+
+
+def render(numbers: Mapping[str, str], quick: bool) -> str:
+    """numbers.tex: one ``\\newcommand`` per number, sorted, with a header."""
+    lines = ["% Generated by `ddlab reproduce" + (" --quick" if quick else "") +
+             f"` (ddlab {__version__}); do not edit.",
+             f"\\newcommand{{\\DdlabVersion}}{{{__version__}}}",
+             f"\\newcommand{{\\ReproduceQuick}}{{{'quick' if quick else 'full'}}}"]
+    for name in sorted(numbers):
+        value = numbers[name]
+        assert re.fullmatch(r"[A-Za-z]+", name), name
+        lines.append(f"\\newcommand{{\\{name}}}{{{value}}}")
+    return "\n".join(lines) + "\n"
+
+
+
+def parse(text: str) -> dict[str, str]:
+    """The experiment and speed numbers of a numbers.tex written by :func:`render`."""
+    found = dict(re.findall(r"^\\newcommand\{\\([A-Za-z]+)\}\{(.*)\}$", text, flags=re.M))
+    for fixed in ("DdlabVersion", "ReproduceQuick"):
+        found.pop(fixed, None)
+    return found

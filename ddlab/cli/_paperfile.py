@@ -1,0 +1,173 @@
+"""The paper file (``experiments/paper.toml``): which experiments the paper runs and draws.
+
+Declarative and validated like an experiment file::
+
+    [[experiments]]
+    name = "seed_high_noise"              # store and figure stem
+    file = "seed_high_noise.toml"         # relative to the paper file
+    quick = { "seeds.init" = 20 }         # --set overrides applied by --quick
+    figures = [{ name = "seed_high_noise", kind = "seed" }]
+    numbers = true                        # summary macros in numbers.tex
+
+    [speed]                               # the speed table, timed by reproduce itself
+    experiment = "seed_high_noise"
+    sims = 100                            # networks per width for the reference loops
+    quick_sims = 5
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..config import Experiment, load_experiment, read_toml, set_key
+
+__all__ = ["FIGURE_KINDS", "Entry", "Figure", "PaperFile", "read_paper_file"]
+
+#: figure kinds and the keys each accepts besides ``name`` and ``kind``
+FIGURE_KINDS: dict[str, tuple[str, ...]] = {
+    "seed": ("widths",),
+    "heatmap": ("var", "x", "y", "norm", "at"),
+    "curves": ("var", "over", "at", "band", "threshold", "theory", "log"),
+    "bias_variance": ("over", "at"),
+    "decomposition": ("over", "at", "restarts", "epochs", "n_samples"),
+    "sweep": ("var", "row", "col", "over", "at", "kind", "x", "y", "norm", "band"),
+}
+#: theory curves a ``curves`` figure can overlay
+THEORIES = ("weak_features", "min_norm", "random_features")
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One figure of an experiment: its file stem, kind and options."""
+
+    name: str
+    kind: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One experiment of the paper."""
+
+    name: str
+    file: Path
+    quick: dict[str, Any]
+    figures: tuple[Figure, ...]
+    numbers: bool
+
+    def experiment(self, quick: bool) -> Experiment:
+        """The validated experiment, with the ``quick`` overrides applied if asked."""
+        raw = read_toml(self.file)
+        if quick:
+            for key, value in self.quick.items():
+                set_key(raw, f"{key}={_toml(value)}")
+        raw["name"] = self.name
+        return load_experiment(raw)
+
+
+@dataclass(frozen=True)
+class PaperFile:
+    """The parsed paper file."""
+
+    path: Path
+    entries: tuple[Entry, ...]
+    speed: dict[str, Any]
+
+    @property
+    def names(self) -> list[str]:
+        """Experiment names, in file order."""
+        return [e.name for e in self.entries]
+
+    def select(self, only: list[str] | None) -> list[Entry]:
+        """The entries named in ``only`` (all when None), in file order."""
+        if not only:
+            return list(self.entries)
+        for name in only:
+            if name not in self.names:
+                raise ValueError(f"--only = {name!r}: not an experiment of {self.path} "
+                                 f"(one of {', '.join(self.names)})")
+        return [e for e in self.entries if e.name in only]
+
+
+def _toml(value: Any) -> str:
+    """A value as TOML text, for ``set_key``."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    return repr(value)
+
+
+def _figure(where: str, raw: Any) -> Figure:
+    if not isinstance(raw, dict) or "name" not in raw or "kind" not in raw:
+        raise ValueError(f"{where} = {raw!r}: expected a table with 'name' and 'kind'")
+    kind = raw["kind"]
+    if kind not in FIGURE_KINDS:
+        raise ValueError(f"{where}.kind = {kind!r}: expected one of {', '.join(FIGURE_KINDS)}")
+    options = {k: v for k, v in raw.items() if k not in ("name", "kind")}
+    for key in options:
+        if key not in FIGURE_KINDS[kind]:
+            raise ValueError(f"{where}.{key} = {options[key]!r}: not an option of kind "
+                             f"{kind!r} (one of {', '.join(FIGURE_KINDS[kind])})")
+    if options.get("theory") not in (None, *THEORIES):
+        raise ValueError(f"{where}.theory = {options['theory']!r}: expected one of "
+                         f"{', '.join(THEORIES)}")
+    return Figure(str(raw["name"]), kind, options)
+
+
+def read_paper_file(path: str | Path) -> PaperFile:
+    """Parse and validate a paper file; every experiment file it names must load.
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    PaperFile
+
+    Raises
+    ------
+    ValueError
+        Naming the offending key and value.
+    """
+    path = Path(path)
+    raw = read_toml(path)
+    for key in raw:
+        if key not in ("experiments", "speed"):
+            raise ValueError(f"{path}: {key} = {raw[key]!r}: unknown key (expected "
+                             f"'experiments' and 'speed')")
+    entries, seen = [], set()
+    for i, item in enumerate(raw.get("experiments", [])):
+        where = f"experiments[{i}]"
+        unknown = set(item) - {"name", "file", "quick", "figures", "numbers"}
+        if unknown or "name" not in item or "file" not in item:
+            raise ValueError(f"{path}: {where} = {item!r}: expected name, file and optional "
+                             f"quick, figures, numbers")
+        if item["name"] in seen:
+            raise ValueError(f"{path}: {where}.name = {item['name']!r}: used twice")
+        seen.add(item["name"])
+        entry = Entry(item["name"], path.parent / item["file"], dict(item.get("quick", {})),
+                      tuple(_figure(f"{where}.figures[{k}]", f)
+                            for k, f in enumerate(item.get("figures", []))),
+                      bool(item.get("numbers", True)))
+        try:
+            entry.experiment(quick=False)
+            entry.experiment(quick=True)
+        except ValueError as err:
+            raise ValueError(f"{path}: {where} ({entry.name}): {err}") from None
+        entries.append(entry)
+    names = [f.name for e in entries for f in e.figures]
+    if len(set(names)) != len(names):
+        raise ValueError(f"{path}: figure names must be distinct")
+    speed = dict(raw.get("speed", {}))
+    if speed and speed.get("experiment") not in seen:
+        raise ValueError(f"{path}: speed.experiment = {speed.get('experiment')!r}: not an "
+                         f"experiment of the file")
+    return PaperFile(path, tuple(entries), speed)
