@@ -16,7 +16,7 @@ from ..config import Experiment
 from ._paperfile import Figure
 from ._plot import _figure
 
-__all__ = ["draw", "theory_curve"]
+__all__ = ["draw", "gd_path", "theory_curve"]
 
 _WIDE = (6.4, 3.6)
 
@@ -38,6 +38,43 @@ def theory_curve(exp: Experiment, name: str, ds: xr.Dataset,
         return x, theory.weak_features_risk(d.n_train, x, d.dim, d.signal, d.noise), \
             "exact (Belkin, Hsu & Xu 2019)"
     return x, theory.min_norm_risk(d.n_train, x, d.signal, d.noise), "exact min-norm risk"
+
+
+def gd_path(exp: Experiment, ds: xr.Dataset) -> xr.DataArray:
+    """The exact gradient-descent path's f_error for every width, data seed and epoch.
+
+    :func:`ddlab.theory.gd_linear_path` on each cell's own training data, its
+    error measured on the same population sample as the simulation.
+    """
+    from ..sim import make_data
+
+    epochs = ds["epoch"].values
+    out = np.full((ds.sizes["width"], len(epochs), ds.sizes["data_seed"]), np.nan)
+    for s_i, seed in enumerate(ds["data_seed"].values):
+        s = make_data(exp, int(seed))
+        x, y = s.x_train.double().numpy(), s.y_train.double().numpy()
+        x_pop, f_pop = s.x_pop.double().numpy(), s.f_pop.double().numpy()
+        for w_i, width in enumerate(ds["width"].values):
+            path = theory.gd_linear_path(x[:, :width], y, exp.train.lr, exp.train.epochs)
+            pred = path[epochs] @ x_pop[:, :width].T
+            out[w_i, :, s_i] = ((pred - f_pop) ** 2).mean(axis=1)
+    return xr.DataArray(out, dims=("width", "epoch", "data_seed"),
+                        coords={"width": ds["width"], "epoch": ds["epoch"],
+                                "data_seed": ds["data_seed"]})
+
+
+def _gd_path_figure(ds: xr.Dataset, exp: Experiment):
+    ax = _figure(_WIDE, axes=True)
+    drawn = plot.curves(ds, "f_error", over="epoch", at={"width": list(ds["width"].values)},
+                        ax=ax, theory=(ds["epoch"].values,
+                                       gd_path(exp, ds).isel(width=0).mean("data_seed").values,
+                                       "closed-form GD path (mean over data sets)"))
+    exact = gd_path(exp, ds).mean("data_seed")
+    for width in ds["width"].values[1:]:
+        ax.plot(ds["epoch"].values, exact.sel(width=width).values, linestyle="--",
+                color=drawn.theory.get_color(), linewidth=drawn.theory.get_linewidth(),
+                zorder=drawn.theory.get_zorder())
+    return ax.figure
 
 
 def _sweeps(ds: xr.Dataset, exp: Experiment) -> list[str]:
@@ -93,6 +130,8 @@ def draw(fig: Figure, ds: xr.Dataset, exp: Experiment, quick: bool):
                             ax=_figure((5.6, 3.8), axes=True)).ax.figure
     if fig.kind == "curves":
         return _curves(fig, ds, exp)
+    if fig.kind == "gd_path":
+        return _gd_path_figure(ds, exp)
     if fig.kind == "bias_variance":
         return plot.bias_variance(analysis.bias_variance(ds), over=o.get("over", "width"),
                                   at=o.get("at"), ax=_figure(_WIDE, axes=True)).ax.figure

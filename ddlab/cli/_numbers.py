@@ -79,15 +79,30 @@ def experiment_numbers(name: str, ds: xr.Dataset, exp: Experiment,
             key + "InterpolationRatio": _fmt(float(s.interpolation_ratio)),
             key + "NTrain": _fmt(exp.data.n_train),
         }
+        out[key + "PeakRatio"] = "n/a"
         if np.isfinite(float(last.peak_width)):
             n_params = float(ds["n_params"].sel(width=float(last.peak_width)).max())
             out[key + "PeakRatio"] = _fmt(n_params / exp.data.n_train, 2)
+        if "pred_mean" in ds:
+            bv = analysis.bias_variance(ds).isel(epoch=-1).compute()
+            top = bv.isel(width=int(np.nanargmax(bv.variance.values)))
+            out |= {key + "VarianceMaxWidth": _fmt(float(top.width)),
+                    key + "VarianceMax": _fmt(float(top.variance)),
+                    key + "VarianceInitShare": _fmt(
+                        100 * float(top.variance_init / top.variance), 2),
+                    key + "BiasAtVarianceMax": _fmt(float(top.bias2))}
     else:
         flat = test.stack(point=[d for d in test.dims])
         best = flat.isel(point=int(np.nanargmin(flat.values)))
         where = ", ".join(f"{d} = {_value(best[d].item())}" for d in test.dims)
         out[key + "BestHeight"] = _fmt(float(best))
         out[key + "BestPoint"] = where.replace("_", r"\_")
+    if exp.model.family == "linear" and exp.model.fit == "gd":
+        from ._figures import gd_path
+
+        sim = ds["f_error"].isel(init_seed=0).transpose("width", "epoch", "data_seed")
+        exact = gd_path(exp, ds)
+        out[key + "PathMaxGap"] = f"{float(abs(sim - exact).max() / exact.max()):.1e}"
     for theory_name in theories:
         gaps = _theory_gaps(ds, exp, theory_name)
         out[key + "TheoryMedianGap"] = _fmt(100 * float(np.median(gaps)), 2)

@@ -31,6 +31,7 @@ FIGURE_KINDS: dict[str, tuple[str, ...]] = {
     "heatmap": ("var", "x", "y", "norm", "at"),
     "curves": ("var", "over", "at", "band", "threshold", "theory", "log"),
     "bias_variance": ("over", "at"),
+    "gd_path": (),
     "decomposition": ("over", "at", "restarts", "epochs", "n_samples"),
     "sweep": ("var", "row", "col", "over", "at", "kind", "x", "y", "norm", "band"),
 }
