@@ -22,11 +22,10 @@ import argparse
 import os
 import time
 
-import numpy as np
 import torch
-from joblib import Parallel, delayed
 
 import ddlab
+from ddlab.sim import per_model_loop
 
 torch.set_num_threads(1)
 
@@ -47,38 +46,6 @@ def best_of(fn, repeats: int) -> float:
         fn()
         times.append(time.perf_counter() - t0)
     return min(times)
-
-
-def _one_model(x, y, xt, yt, f, width: int, seed: int, epochs: int, lr: float) -> np.ndarray:
-    """The seed's per-task body: one network, Adam, full batch, seed metrics per epoch."""
-    torch.set_num_threads(1)
-    torch.manual_seed(seed)
-    model = torch.nn.Sequential(torch.nn.Linear(x.shape[1], width), torch.nn.ReLU(),
-                                torch.nn.Linear(width, 1))
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    loss_fn = torch.nn.MSELoss()
-    out = np.zeros((3, epochs + 1))
-    for epoch in range(epochs + 1):
-        pred = model(x)
-        loss = loss_fn(pred, y)
-        with torch.no_grad():
-            out[:, epoch] = (loss.item(), loss_fn(model(xt), yt).item(), loss_fn(pred, f).item())
-        if epoch == epochs:
-            break
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return out
-
-
-def per_model_loop(exp: ddlab.Experiment, sims: int, n_jobs: int) -> None:
-    """One model per joblib task, width by width, as the seed demo does."""
-    s = ddlab.make_data(exp, 0)
-    args = (s.x_train, s.y_train[:, None], s.x_test, s.y_test[:, None], s.f_train[:, None])
-    for width in exp.model.width:
-        Parallel(n_jobs=n_jobs)(
-            delayed(_one_model)(*args, width, seed, exp.train.epochs, exp.train.lr)
-            for seed in range(sims))
 
 
 def flops(exp: ddlab.Experiment) -> float:

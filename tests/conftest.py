@@ -6,6 +6,7 @@ writes nothing outside its temp dirs, and from any working directory.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -81,3 +82,48 @@ def cell_curves(ds, width: int, data_seed: int, init_seed: int) -> dict[str, np.
 
 
 requires_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+#: a tiny grid on disk: 3 widths x 9 epochs x 2 data seeds x 3 inits, float64
+TINY = """
+name = "tiny"
+[data]
+dim = 3
+n_train = 10
+n_test = 6
+n_population = 40
+noise = 0.5
+[model]
+width = [1, 3, 5]
+[train]
+epochs = 8
+dtype = "float64"
+[seeds]
+data = 2
+init = 3
+"""
+
+
+def digest(path: Path) -> str:
+    """A hash of every file under ``path`` (names and bytes)."""
+    h = hashlib.sha256()
+    for f in sorted(p for p in path.rglob("*") if p.is_file()):
+        h.update(str(f.relative_to(path)).encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    """The tiny experiment as a TOML file."""
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY)
+    return path
+
+
+@pytest.fixture
+def stored(tmp_path: Path, config: Path) -> Path:
+    """The tiny experiment run into a store."""
+    out = tmp_path / "tiny.zarr"
+    ddlab.run(config, out=out, device="cpu", progress=False)
+    return out

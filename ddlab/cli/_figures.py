@@ -16,7 +16,7 @@ from ..config import Experiment
 from ._paperfile import Figure
 from ._plot import _figure
 
-__all__ = ["draw", "gd_path", "theory_curve"]
+__all__ = ["chosen_lr", "draw", "gd_path", "theory_curve"]
 
 _WIDE = (6.4, 3.6)
 
@@ -77,6 +77,29 @@ def _gd_path_figure(ds: xr.Dataset, exp: Experiment):
     return ax.figure
 
 
+def chosen_lr(ds: xr.Dataset, var: str = "train_loss") -> xr.DataArray:
+    """The learning rate a range test picks: the lowest final loss (median over seeds and
+    widths), per value of the other swept keys."""
+    final = ds[var].isel(epoch=-1).median(("data_seed", "init_seed", "width")).compute()
+    return final.idxmin("lr")
+
+
+def _lr_range_figure(ds: xr.Dataset):
+    ax = _figure(_WIDE, axes=True)
+    plot.curves(ds, "train_loss", over="lr", band="quantile", threshold=None, ax=ax)
+    best = chosen_lr(ds)
+    styles = (":", "-.", "--", (0, (1, 3)))
+    with plot.style():
+        for k, (key, lr) in enumerate(np.ndenumerate(best.values)):
+            where = ", ".join(f"{d} = {best[d].values[i]}" for d, i in zip(best.dims, key,
+                                                                           strict=True))
+            ax.axvline(lr, color="0.25", linestyle=styles[k % len(styles)], linewidth=1.0,
+                       label=f"chosen lr = {lr:g}" + (f" ({where})" if where else ""))
+        handles, labels = ax.get_legend_handles_labels()
+        ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
+    return ax.figure
+
+
 def _sweeps(ds: xr.Dataset, exp: Experiment) -> list[str]:
     """The swept dims with more than one value."""
     return [d for d in exp.sweep_dims if ds.sizes.get(d, 1) > 1]
@@ -132,6 +155,8 @@ def draw(fig: Figure, ds: xr.Dataset, exp: Experiment, quick: bool):
         return _curves(fig, ds, exp)
     if fig.kind == "gd_path":
         return _gd_path_figure(ds, exp)
+    if fig.kind == "lr_range":
+        return _lr_range_figure(ds)
     if fig.kind == "bias_variance":
         return plot.bias_variance(analysis.bias_variance(ds), over=o.get("over", "width"),
                                   at=o.get("at"), ax=_figure(_WIDE, axes=True)).ax.figure

@@ -50,14 +50,15 @@ def _final(ds: xr.Dataset, var: str) -> xr.DataArray:
 
 
 def experiment_numbers(name: str, ds: xr.Dataset, exp: Experiment,
-                       theories: Iterable[str] = ()) -> dict[str, str]:
+                       theories: Iterable[str] = (), kinds: Iterable[str] = ()) -> dict[str, str]:
     """Macros of one experiment: its double-descent summary and theory gaps.
 
     Unswept experiments get the summary of the final-epoch mean test loss
     (peak, best and widest width, interpolation threshold); swept ones get
     the best swept point. Experiments with a theory figure get the median and
     largest relative gap of the mean ``f_error`` to the exact curve, away from
-    the pole (|N - n| > n / 10).
+    the pole (|N - n| > n / 10). A learning-rate range test (an ``lr_range``
+    figure among ``kinds``) gets its chosen learning rates.
     """
     out: dict[str, str] = {}
     key = macro(name)
@@ -103,6 +104,13 @@ def experiment_numbers(name: str, ds: xr.Dataset, exp: Experiment,
         sim = ds["f_error"].isel(init_seed=0).transpose("width", "epoch", "data_seed")
         exact = gd_path(exp, ds)
         out[key + "PathMaxGap"] = f"{float(abs(sim - exact).max() / exact.max()):.1e}"
+    if "lr_range" in kinds:
+        from ._figures import chosen_lr
+
+        best = chosen_lr(ds)
+        for key, lr in np.ndenumerate(best.values):
+            label = "".join(str(best[d].values[i]) for d, i in zip(best.dims, key, strict=True))
+            out[macro(name, "ChosenLr", label)] = _fmt(float(lr))
     for theory_name in theories:
         gaps = _theory_gaps(ds, exp, theory_name)
         out[key + "TheoryMedianGap"] = _fmt(100 * float(np.median(gaps)), 2)

@@ -32,6 +32,7 @@ FIGURE_KINDS: dict[str, tuple[str, ...]] = {
     "curves": ("var", "over", "at", "band", "threshold", "theory", "log"),
     "bias_variance": ("over", "at"),
     "gd_path": (),
+    "lr_range": (),
     "decomposition": ("over", "at", "restarts", "epochs", "n_samples"),
     "sweep": ("var", "row", "col", "over", "at", "kind", "x", "y", "norm", "band"),
 }

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from .._version import __version__
-from ..results import check_writable, experiment_of, open_results
+from ..results import check_writable, experiment_of, open_results, stored_experiment
 from ._numbers import experiment_numbers, parse, render, speed_numbers
 from ._paperfile import PaperFile, read_paper_file
 
@@ -120,8 +120,11 @@ def reproduce(quick: bool = False, out: str | Path | None = None,
         exp = entry.experiment(quick)
         store = root / f"{entry.name}.zarr"
         t1 = time.perf_counter()
-        ds = run(exp, out=store, n_jobs=n_jobs, progress=sys.stderr.isatty())
+        before = stored_experiment(store)
+        stale = before is not None and before.to_dict() != exp.to_dict()
+        ds = run(exp, out=store, n_jobs=n_jobs, progress=sys.stderr.isatty(), fresh=stale)
         note = ds.attrs["history"].splitlines()[-1].rsplit("(", 1)[-1].rstrip(")")
+        note += " (experiment changed: store replaced)" if stale else ""
         if not note.startswith("computed 0 "):
             computed.append(entry.name)
         ds = open_results(store)
@@ -131,7 +134,8 @@ def reproduce(quick: bool = False, out: str | Path | None = None,
             figures += save(drawn, root / "figures" / fig.name)
         if entry.numbers:
             theories = {f.options["theory"] for f in entry.figures if "theory" in f.options}
-            numbers |= experiment_numbers(entry.name, ds, exp, sorted(theories))
+            numbers |= experiment_numbers(entry.name, ds, exp, sorted(theories),
+                                          {f.kind for f in entry.figures})
         _say(f"[{k}/{len(entries)}] {entry.name}: {note}, {len(entry.figures)} figure(s), "
              f"{time.perf_counter() - t1:.1f} s")
     if paper.speed and (not only or paper.speed["experiment"] in only):

@@ -17,7 +17,7 @@ from ._schema import (
     storage_bytes,
     variable_dims,
 )
-from ._store import MemoryStore, ZarrStore, check_writable, open_results
+from ._store import MemoryStore, ZarrStore, check_writable, open_results, stored_experiment
 
 __all__ = [
     "CELL_DIMS",
@@ -42,5 +42,6 @@ __all__ = [
     "provenance",
     "records_predictions",
     "storage_bytes",
+    "stored_experiment",
     "variable_dims",
 ]

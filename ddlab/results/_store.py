@@ -23,7 +23,7 @@ from ..config import Experiment
 from ._provenance import STORE_MARK, experiment_of, history_line
 from ._schema import METRICS, build_dataset
 
-__all__ = ["MemoryStore", "ZarrStore", "check_writable", "open_results"]
+__all__ = ["MemoryStore", "ZarrStore", "check_writable", "open_results", "stored_experiment"]
 
 Region = Mapping[str, slice]
 
@@ -166,6 +166,19 @@ class ZarrStore(MemoryStore):
         self.group.attrs.update(new)
         zarr.consolidate_metadata(self.path, zarr_format=2)
         return open_results(self.path)
+
+
+def stored_experiment(path: str | Path) -> Experiment | None:
+    """The experiment a ddlab store at ``path`` holds; None if there is none it can read."""
+    import zarr
+
+    path = Path(path)
+    if not path.exists() or not _is_store(path):
+        return None
+    try:
+        return experiment_of(zarr.open_group(path, mode="r").attrs.asdict())
+    except ValueError:
+        return None
 
 
 def check_writable(path: Path) -> None:

@@ -2,56 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from conftest import TINY, digest
 
 import ddlab
 from ddlab.cli import main
-
-TINY = """
-name = "tiny"
-[data]
-dim = 3
-n_train = 10
-n_test = 6
-n_population = 40
-noise = 0.5
-[model]
-width = [1, 3, 5]
-[train]
-epochs = 8
-dtype = "float64"
-[seeds]
-data = 2
-init = 3
-"""
-
-
-def digest(path: Path) -> str:
-    """A hash of every file under ``path`` (names and bytes)."""
-    h = hashlib.sha256()
-    for f in sorted(p for p in path.rglob("*") if p.is_file()):
-        h.update(str(f.relative_to(path)).encode())
-        h.update(f.read_bytes())
-    return h.hexdigest()
-
-
-@pytest.fixture
-def config(tmp_path: Path) -> Path:
-    path = tmp_path / "tiny.toml"
-    path.write_text(TINY)
-    return path
-
-
-@pytest.fixture
-def stored(tmp_path: Path, config: Path) -> Path:
-    out = tmp_path / "tiny.zarr"
-    assert main(["run", str(config), "--out", str(out), "--device", "cpu", "--quiet"]) == 0
-    return out
 
 
 def error_line(capsys) -> str:

@@ -7,8 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
-from test_cli import digest
+from conftest import ROOT, digest
 
 from ddlab.cli import main
 from ddlab.cli._paperfile import read_paper_file

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
 import signal
 import subprocess
@@ -16,58 +15,19 @@ import numpy as np
 import pytest
 import xarray as xr
 import zarr
-from conftest import ROOT
+from conftest import ROOT, TINY, digest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import ddlab
 from ddlab.results import MemoryStore, ZarrStore, open_results, provenance
 
-TINY = """
-name = "tiny"
-[data]
-dim = 3
-n_train = 10
-n_test = 6
-n_population = 40
-noise = 0.5
-[model]
-width = [1, 3, 5]
-[train]
-epochs = 8
-dtype = "float64"
-[seeds]
-data = 2
-init = 3
-"""
 VARS = ["train_loss", "test_loss", "f_error_train", "f_error", "diverged", "completed"]
 
 
 def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "ddlab", *args], capture_output=True,
                           text=True, cwd=cwd)
-
-
-def _digest(path: Path) -> str:
-    h = hashlib.sha256()
-    for f in sorted(p for p in path.rglob("*") if p.is_file()):
-        h.update(str(f.relative_to(path)).encode())
-        h.update(f.read_bytes())
-    return h.hexdigest()
-
-
-@pytest.fixture
-def config(tmp_path: Path) -> Path:
-    path = tmp_path / "tiny.toml"
-    path.write_text(TINY)
-    return path
-
-
-@pytest.fixture
-def stored(tmp_path: Path, config: Path) -> Path:
-    out = tmp_path / "tiny.zarr"
-    ddlab.run(config, out=out, device="cpu", progress=False)
-    return out
 
 
 def test_store_equals_in_memory_run(stored, config):
@@ -126,9 +86,9 @@ def test_open_results_shows_only_completed_cells(tmp_path, config):
 
 def test_rerun_computes_nothing_and_keeps_the_provenance(stored, config):
     first = dict(open_results(stored).attrs)
-    before = _digest(stored / "train_loss")
+    before = digest(stored / "train_loss")
     ds = ddlab.run(config, out=stored, device="cpu", progress=False)
-    assert _digest(stored / "train_loss") == before
+    assert digest(stored / "train_loss") == before
     for key in ("wall_time_s", "started", "finished", "chunks_computed", "command"):
         assert ds.attrs[key] == first[key], key
     assert ds.attrs["history"].startswith(first["history"])
