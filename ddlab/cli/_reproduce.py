@@ -21,7 +21,6 @@ from pathlib import Path
 
 from .._version import __version__
 from ..results import check_writable, experiment_of, open_results, stored_experiment
-from ._numbers import experiment_numbers, parse, render, speed_numbers
 from ._paperfile import PaperFile, read_paper_file
 
 __all__ = ["add_parser", "main", "reproduce"]
@@ -101,12 +100,13 @@ def reproduce(quick: bool = False, out: str | Path | None = None,
         ``figures`` (paths written), ``numbers`` (the numbers file),
         ``computed`` (experiments that computed chunks), ``seconds``.
     """
-    import matplotlib
+    import matplotlib  # plotting and simulation load only when reproducing
 
     matplotlib.use("Agg")
     from ..plot import save
     from ..sim import run
     from ._figures import draw
+    from ._numbers import experiment_numbers, parse, render, speed_numbers
 
     t0 = time.perf_counter()
     paper = read_paper_file(paper_file)

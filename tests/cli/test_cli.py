@@ -148,3 +148,12 @@ def test_a_real_process_exits_2_with_one_line(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip() == "ddlab: error: train.lr = -1.0: must be > 0.0"
     assert not (tmp_path / "results").exists()
+
+
+def test_the_command_line_loads_no_heavy_library_until_a_command_needs_it():
+    code = ("import sys; from ddlab.cli import _main; _main._parser(); "
+            "print(sorted(m for m in ('matplotlib', 'torch', 'joblib', 'tqdm', 'dask') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "[]"
