@@ -1,7 +1,10 @@
 """The figures of the paper, drawn from stores by ``ddlab reproduce`` (no pyplot).
 
 Each figure of the paper file names a kind; :func:`draw` turns it, the
-experiment's dataset and the experiment into a matplotlib Figure.
+experiment's dataset and the experiment into a matplotlib Figure. A figure's
+``size`` option sets its size in inches (draw it at about the width the paper
+shows it, so its text keeps the house font size); figures narrower than
+5.5 inches put their legend below the axes instead of to the right.
 """
 
 from __future__ import annotations
@@ -13,12 +16,27 @@ import xarray as xr
 
 from .. import analysis, plot, theory
 from ..config import Experiment
+from ..plot._common import coord_symbol, place_legend
+from ..plot._curves import band_key
 from ._paperfile import Figure
 from ._plot import _figure
 
 __all__ = ["chosen_lr", "draw", "gd_path", "theory_curve"]
 
 _WIDE = (6.4, 3.6)
+#: Figures narrower than this (inches) put their legend below the axes.
+_NARROW = 5.5
+
+
+def _size(fig: Figure, default: tuple[float, float]) -> tuple[float, float]:
+    """The figure's ``size`` option, or ``default``."""
+    width, height = fig.options.get("size", default)
+    return float(width), float(height)
+
+
+def _legend(size: tuple[float, float]) -> str:
+    """Where a single-axes figure of ``size`` puts its legend."""
+    return "below" if size[0] < _NARROW else "right"
 
 
 def theory_curve(exp: Experiment, name: str, ds: xr.Dataset,
@@ -63,13 +81,13 @@ def gd_path(exp: Experiment, ds: xr.Dataset) -> xr.DataArray:
                                 "data_seed": ds["data_seed"]})
 
 
-def _gd_path_figure(ds: xr.Dataset, exp: Experiment):
-    ax = _figure(_WIDE, axes=True)
-    drawn = plot.curves(ds, "f_error", over="epoch", at={"width": list(ds["width"].values)},
-                        ax=ax, theory=(ds["epoch"].values,
-                                       gd_path(exp, ds).isel(width=0).mean("data_seed").values,
-                                       "closed-form GD path (mean over data sets)"))
+def _gd_path_figure(ds: xr.Dataset, exp: Experiment, size: tuple[float, float]):
+    ax = _figure(size, axes=True)
     exact = gd_path(exp, ds).mean("data_seed")
+    drawn = plot.curves(ds, "f_error", over="epoch", at={"width": list(ds["width"].values)},
+                        ax=ax, legend=_legend(size),
+                        theory=(ds["epoch"].values, exact.isel(width=0).values,
+                                "closed-form GD path (mean over data sets)"))
     for width in ds["width"].values[1:]:
         ax.plot(ds["epoch"].values, exact.sel(width=width).values, linestyle="--",
                 color=drawn.theory.get_color(), linewidth=drawn.theory.get_linewidth(),
@@ -84,19 +102,24 @@ def chosen_lr(ds: xr.Dataset, var: str = "train_loss") -> xr.DataArray:
     return final.idxmin("lr")
 
 
-def _lr_range_figure(ds: xr.Dataset):
-    ax = _figure(_WIDE, axes=True)
-    plot.curves(ds, "train_loss", over="lr", band="quantile", threshold=None, ax=ax)
+def _lr_range_figure(ds: xr.Dataset, size: tuple[float, float]):
+    """Median final training loss against lr (as :func:`chosen_lr` ranks it), the picks marked."""
+    ax = _figure(size, axes=True)
+    drawn = plot.curves(ds, "train_loss", over="lr", band="quantile", threshold=None, ax=ax,
+                        reduce="median", legend=False)
     best = chosen_lr(ds)
     styles = (":", "-.", "--", (0, (1, 3)))
     with plot.style():
+        picks = []
         for k, (key, lr) in enumerate(np.ndenumerate(best.values)):
             where = ", ".join(f"{d} = {best[d].values[i]}" for d, i in zip(best.dims, key,
                                                                            strict=True))
-            ax.axvline(lr, color="0.25", linestyle=styles[k % len(styles)], linewidth=1.0,
-                       label=f"chosen lr = {lr:g}" + (f" ({where})" if where else ""))
-        handles, labels = ax.get_legend_handles_labels()
-        ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
+            picks.append(ax.axvline(lr, color="0.25", linestyle=styles[k % len(styles)],
+                                    linewidth=1.0, label=f"chosen lr = {lr:g}" +
+                                    (f" ({where})" if where else "")))
+        n = int(np.prod([ds.sizes[d] for d in ("data_seed", "init_seed") if d in ds.dims]))
+        place_legend(ax, [*drawn.lines.values(), *picks, *band_key("quantile", n)],
+                     _legend(size))
     return ax.figure
 
 
@@ -110,12 +133,16 @@ def _curves(fig: Figure, ds: xr.Dataset, exp: Experiment):
     var, over = o.get("var", "test_loss"), o.get("over", "width")
     kwargs = {k: o[k] for k in ("at", "band", "threshold", "log") if k in o}
     name = o.get("theory")
-    ax = _figure(_WIDE, axes=True)
+    size = _size(fig, _WIDE)
+    ax = _figure(size, axes=True)
+    kwargs["legend"] = _legend(size)
     if not name:
         return plot.curves(ds, var, over=over, ax=ax, **kwargs).ax.figure
-    # exact curves: the pole of min-norm fits sits at N = n_train
+    # exact curves: the pole of min-norm fits sits at p (or N) = n_train
     point = exp.point([0] * len(exp.sweep)) if exp.sweep else exp
-    kwargs.setdefault("threshold", point.data.n_train)
+    n = point.data.n_train
+    kwargs.setdefault("threshold", (n, f"interpolation threshold "
+                                       f"{coord_symbol(ds, over)} = n = {n}"))
     swept = _sweeps(ds, exp)
     values = [{}] if not swept else [{swept[0]: v.item()} for v in ds[swept[0]].values]
     curves = [theory_curve(exp, name, ds, sel) for sel in values]
@@ -144,22 +171,24 @@ def draw(fig: Figure, ds: xr.Dataset, exp: Experiment, quick: bool):
     """
     o = fig.options
     if fig.kind == "seed":
-        out = _figure((9.0, 6.2))
+        out = _figure(_size(fig, (9.0, 6.2)))
         plot.seed_figure(ds, out, widths=o.get("widths"))
         return out
     if fig.kind == "heatmap":
         return plot.heatmap(ds, o.get("var", "test_loss"), x=o.get("x", "epoch"),
                             y=o.get("y", "width"), norm=o.get("norm"), at=o.get("at"),
-                            ax=_figure((5.6, 3.8), axes=True)).ax.figure
+                            ax=_figure(_size(fig, (5.6, 3.8)), axes=True)).ax.figure
     if fig.kind == "curves":
         return _curves(fig, ds, exp)
     if fig.kind == "gd_path":
-        return _gd_path_figure(ds, exp)
+        return _gd_path_figure(ds, exp, _size(fig, _WIDE))
     if fig.kind == "lr_range":
-        return _lr_range_figure(ds)
+        return _lr_range_figure(ds, _size(fig, _WIDE))
+    size = _size(fig, _WIDE)
     if fig.kind == "bias_variance":
         return plot.bias_variance(analysis.bias_variance(ds), over=o.get("over", "width"),
-                                  at=o.get("at"), ax=_figure(_WIDE, axes=True)).ax.figure
+                                  at=o.get("at"), ax=_figure(size, axes=True),
+                                  legend=_legend(size)).ax.figure
     if fig.kind == "decomposition":
         from ..sim import best_in_class
 
@@ -169,12 +198,16 @@ def draw(fig: Figure, ds: xr.Dataset, exp: Experiment, quick: bool):
                              n_samples=max(200, int(o.get("n_samples", 2000) * scale)),
                              progress=False)
         return plot.decomposition(analysis.decompose(ds, best), over=o.get("over", "width"),
-                                  at=o.get("at"), ax=_figure(_WIDE, axes=True)).ax.figure
+                                  at=o.get("at"), ax=_figure(size, axes=True),
+                                  legend=_legend(size)).ax.figure
     # sweep: small multiples over the swept dims
     from ..plot._grid import grid_size
 
     row, col = o.get("row"), o.get("col")
-    size = grid_size(ds.sizes[row] if row else 1, ds.sizes[col] if col else 1)
-    kwargs = {k: o[k] for k in ("over", "at", "x", "y", "norm", "band") if k in o}
-    return plot.sweep_grid(ds, o.get("var", "test_loss"), row, col, fig=_figure(size),
+    nrow, ncol = ds.sizes[row] if row else 1, ds.sizes[col] if col else 1
+    if "wrap" in o and not row and ncol > o["wrap"]:
+        nrow, ncol = -(-ncol // o["wrap"]), o["wrap"]
+    kwargs = {k: o[k] for k in ("over", "at", "x", "y", "norm", "band", "log", "wrap") if k in o}
+    return plot.sweep_grid(ds, o.get("var", "test_loss"), row, col,
+                           fig=_figure(_size(fig, grid_size(nrow, ncol))),
                            kind=o.get("kind", "curves"), **kwargs).fig

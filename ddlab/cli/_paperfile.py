@@ -25,16 +25,18 @@ from ..config import Experiment, load_experiment, read_toml, set_key
 
 __all__ = ["FIGURE_KINDS", "Entry", "Figure", "PaperFile", "read_paper_file"]
 
-#: figure kinds and the keys each accepts besides ``name`` and ``kind``
+#: figure kinds and the keys each accepts besides ``name`` and ``kind``; every kind
+#: also takes ``size = [width, height]``, the figure's size in inches
 FIGURE_KINDS: dict[str, tuple[str, ...]] = {
-    "seed": ("widths",),
-    "heatmap": ("var", "x", "y", "norm", "at"),
-    "curves": ("var", "over", "at", "band", "threshold", "theory", "log"),
-    "bias_variance": ("over", "at"),
-    "gd_path": (),
-    "lr_range": (),
-    "decomposition": ("over", "at", "restarts", "epochs", "n_samples"),
-    "sweep": ("var", "row", "col", "over", "at", "kind", "x", "y", "norm", "band"),
+    "seed": ("widths", "size"),
+    "heatmap": ("var", "x", "y", "norm", "at", "size"),
+    "curves": ("var", "over", "at", "band", "threshold", "theory", "log", "size"),
+    "bias_variance": ("over", "at", "size"),
+    "gd_path": ("size",),
+    "lr_range": ("size",),
+    "decomposition": ("over", "at", "restarts", "epochs", "n_samples", "size"),
+    "sweep": ("var", "row", "col", "over", "at", "kind", "x", "y", "norm", "band", "log",
+              "wrap", "size"),
 }
 #: theory curves a ``curves`` figure can overlay
 THEORIES = ("weak_features", "min_norm", "random_features")
@@ -117,6 +119,13 @@ def _figure(where: str, raw: Any) -> Figure:
         if key not in FIGURE_KINDS[kind]:
             raise ValueError(f"{where}.{key} = {options[key]!r}: not an option of kind "
                              f"{kind!r} (one of {', '.join(FIGURE_KINDS[kind])})")
+    size = options.get("size", [1.0, 1.0])
+    if not isinstance(size, list) or len(size) != 2 or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in size):
+        raise ValueError(f"{where}.size = {size!r}: expected [width, height] in inches, both > 0")
+    wrap = options.get("wrap", 1)
+    if not isinstance(wrap, int) or isinstance(wrap, bool) or wrap < 1:
+        raise ValueError(f"{where}.wrap = {wrap!r}: expected a positive integer (panels per row)")
     if options.get("theory") not in (None, *THEORIES):
         raise ValueError(f"{where}.theory = {options['theory']!r}: expected one of "
                          f"{', '.join(THEORIES)}")

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import math
+import re
 import textwrap
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import matplotlib as mpl
 import numpy as np
 import xarray as xr
+from matplotlib.artist import Artist
 from matplotlib.axes import Axes
+from matplotlib.font_manager import FontProperties
 from matplotlib.scale import SymmetricalLogTransform
+from matplotlib.textpath import TextToPath
 
 from ..results import coordinate_attrs
 from ._style import new_figure
@@ -21,13 +26,18 @@ __all__ = [
     "axes_or_new",
     "chars",
     "coord_label",
+    "coord_symbol",
+    "coord_text",
     "edges",
     "is_log_spaced",
     "label",
+    "legend_columns",
     "log_axes",
+    "place_legend",
     "scale_of",
     "seed_stats",
     "select",
+    "text_width",
     "var_label",
     "wrap",
 ]
@@ -36,9 +46,30 @@ SEEDS = ("data_seed", "init_seed")
 REDUCTIONS = ("mean", "median")
 
 
+#: A short parenthetical at the end of a label ("(in units of y²)"), kept on one line.
+_TAIL = re.compile(r"\([^()]{1,24}\)$")
+_NBSP = "\u00a0"
+#: The width coordinate's symbol for the families whose width counts features.
+_SYMBOLS = {coordinate_attrs("width", "linear")["long_name"]: "p",
+            coordinate_attrs("width", "random_features")["long_name"]: "N"}
+
+
 def wrap(text: str, width: int = 48) -> str:
-    """``text`` broken into lines of at most ``width`` characters."""
-    return textwrap.fill(text, width, break_on_hyphens=False)
+    """``text`` broken into balanced lines of at most ``width`` characters.
+
+    As few lines as greedy filling at ``width`` gives, each about equally
+    long (no one-word last line), and a short trailing parenthetical such as
+    ``(in units of y²)`` is never split.
+    """
+    text = _TAIL.sub(lambda m: m.group(0).replace(" ", _NBSP), text)
+
+    def fill(w: int) -> list[str]:
+        return textwrap.wrap(text, w, break_on_hyphens=False, break_long_words=False)
+
+    n = len(fill(width))
+    shortest = next((w for w in range(max(1, math.ceil(len(text) / max(n, 1))), width)
+                     if len(fill(w)) == n), width)
+    return "\n".join(fill(shortest)).replace(_NBSP, " ")
 
 
 def label(attrs: Mapping[str, Any], fallback: str, width: int = 48) -> str:
@@ -69,15 +100,83 @@ def coord_label(obj: xr.Dataset | xr.DataArray, name: str, width: int = 48) -> s
     return label(attrs, name, width)
 
 
+def coord_symbol(obj: xr.Dataset | xr.DataArray, dim: str) -> str:
+    """The short name of a coordinate in labels: ``p`` or ``N`` for a feature-count width."""
+    if dim in obj.coords:
+        return _SYMBOLS.get(str(obj[dim].attrs.get("long_name")), dim)
+    return dim
+
+
+def coord_text(obj: xr.Dataset | xr.DataArray, dim: str, value: Any) -> str:
+    """``dim = value`` as a legend label or panel title reads it.
+
+    Numbers in the shortest form (``0.001``, ``64``); a feature-count width as
+    ``p = 10`` (linear family) or ``N = 10`` (random features); batch size 0
+    as ``full batch``.
+    """
+    if isinstance(value, np.generic):
+        value = value.item()
+    if dim == "batch_size" and value == 0:
+        return "full batch"
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return f"{coord_symbol(obj, dim)} = {value:g}" if number else f"{dim} = {value}"
+
+
+def _points(key: str) -> float:
+    """The font size of rcParams ``key`` in points (``font.size`` if given by name)."""
+    size = mpl.rcParams[key]
+    return float(size) if isinstance(size, (int, float)) else float(mpl.rcParams["font.size"])
+
+
+def text_width(text: str, key: str = "font.size") -> float:
+    """The width in inches of ``text`` (its longest line) at the font size of rcParams ``key``."""
+    prop = FontProperties(size=_points(key))
+    return max(TextToPath().get_text_width_height_descent(line, prop, ismath=False)[0]
+               for line in str(text).split("\n")) / 72
+
+
+def legend_columns(labels: Sequence[str], inches: float) -> int:
+    """How many columns a legend of ``labels`` takes in ``inches`` of width.
+
+    The fewest rows that fit (one row if it fits), then the fewest columns
+    that give those rows, so no column is left half empty. Each entry is
+    as wide as its label's longest line at the legend font size, plus the
+    handle and the spacing between columns.
+    """
+    em = _points("legend.fontsize") / 72
+    widths = [text_width(text, "legend.fontsize") + 4.8 * em for text in labels]
+    n = len(widths)
+    for rows in range(1, n + 1):
+        cols = math.ceil(n / rows)
+        if sum(max(c) for c in np.array_split(widths, cols)) <= 0.95 * inches:
+            return cols
+    return 1
+
+
+def place_legend(ax: Axes, handles: Sequence[Artist], where: bool | str) -> None:
+    """A legend of ``handles`` for ``ax``: ``"right"`` (or True) of it, or ``"below"``.
+
+    ``"below"`` is a figure legend under the axes, in as many columns as fit
+    the figure's width (meant for a figure whose only axes is ``ax``).
+    """
+    if where is True or where == "right":
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0),
+                  borderaxespad=0.0)
+    elif where == "below":
+        fig = ax.figure
+        ncols = legend_columns([h.get_label() for h in handles], fig.get_figwidth())
+        fig.legend(handles=handles, loc="outside lower center", ncols=ncols)
+    elif where is not False:
+        raise ValueError(f"legend = {where!r}: expected True, False, 'right' or 'below'")
+
+
 def chars(ax: Axes, along: str) -> int:
     """About how many label characters fit along the ``"x"`` or ``"y"`` side of ``ax``."""
     box = ax.get_position()
     fig = ax.figure
     inches = box.width * fig.get_figwidth() if along == "x" else \
         box.height * fig.get_figheight()
-    size = mpl.rcParams["axes.labelsize"]
-    size = size if isinstance(size, (int, float)) else mpl.rcParams["font.size"]
-    return max(24, int(inches * 72 / (0.56 * size)))
+    return max(24, int(inches * 72 / (0.56 * _points("axes.labelsize"))))
 
 
 def axes_or_new(ax: Axes | None, figsize: tuple[float, float] | None = None) -> Axes:

@@ -21,8 +21,10 @@ from ._common import (
     axes_or_new,
     chars,
     coord_label,
+    coord_text,
     is_log_spaced,
     log_axes,
+    place_legend,
     seed_stats,
     select,
     var_label,
@@ -31,12 +33,14 @@ from ._common import (
 from ._heatmap import set_scale, variable
 from ._style import style
 
-__all__ = ["Curves", "bias_variance", "curves", "decomposition", "spread"]
+__all__ = ["Curves", "band_key", "bias_variance", "curves", "decomposition", "spread"]
 
 OVER = ("width", "epoch", "n_params")
 #: Train loss below which a width interpolates (as in :func:`ddlab.analysis.summarize`).
 TOL = 1e-3
-_BANDS = {"se": "± standard error of the mean", "quantile": "10–90% quantiles"}
+_BANDS = {"se": "± standard error", "quantile": "10–90% quantiles"}
+#: Line width of the data under a theory curve.
+_UNDER_THEORY = 2.6
 
 
 class Curves(NamedTuple):
@@ -79,10 +83,8 @@ def _defaults(da: xr.DataArray, dim: str, at: Mapping[str, Any] | None,
 
 
 def _scalar_coords(da: xr.DataArray, dims: Sequence[str]) -> str:
-    parts = [f"{d} = {da[d].values.item():g}" if np.issubdtype(da[d].dtype, np.number)
-             else f"{d} = {da[d].values.item()}" for d in dims if d in da.coords
-             and da[d].ndim == 0]
-    return ", ".join(parts)
+    return ", ".join(coord_text(da, d, da[d].values.item()) for d in dims
+                     if d in da.coords and da[d].ndim == 0)
 
 
 def _xvalues(line: xr.DataArray, over: str) -> np.ndarray:
@@ -173,9 +175,12 @@ def _threshold(ds: xr.Dataset | xr.DataArray, over: str, threshold: Any,
     """Where the interpolation threshold lies on the x axis, with its label."""
     if threshold is None or threshold is False:
         return None
+    if isinstance(threshold, tuple):
+        return float(threshold[0]), str(threshold[1])
     if threshold != "auto" and threshold is not True:
         value = float(threshold)
-        return value, f"interpolation threshold {over} = {value:g}"
+        where = coord_text(ds, over, value) if over in ds.coords else f"{over} = {value:g}"
+        return value, f"interpolation threshold {where}"
     if over == "epoch" or not isinstance(ds, xr.Dataset) or "experiment" not in ds.attrs:
         return None
     sub = select(ds, {d: v for d, v in at.items() if d not in ("width", "epoch")})
@@ -194,11 +199,12 @@ def _threshold(ds: xr.Dataset | xr.DataArray, over: str, threshold: Any,
     if first < 0:
         return None
     width = float(train["width"].values[first])
-    return width, f"interpolation width {width:g} (final train loss < {TOL:g})"
+    return width, (f"interpolation threshold {coord_text(sub, 'width', width)} "
+                   f"(first with final train loss < {TOL:g})")
 
 
 def _finish(ax: Axes, ds, over: str, ylabel: str, log: Any, title: str,
-            extra: list, legend: bool, lines: dict[str, Line2D]) -> None:
+            extra: list, legend: bool | str, lines: dict[str, Line2D]) -> None:
     def values(axis: str) -> np.ndarray:
         got = [np.asarray(getattr(line, f"get_{axis}data")(), dtype=float)
                for line in lines.values()]
@@ -219,15 +225,18 @@ def _finish(ax: Axes, ds, over: str, ylabel: str, log: Any, title: str,
         ax.set_title(title, loc="left")
     if legend:
         handles = [h for h in ax.get_lines() if not h.get_label().startswith("_")] + extra
-        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0),
-                  borderaxespad=0.0)
+        place_legend(ax, handles, legend)
+    if legend == "below":  # the legend takes height: wrap the y label to the laid-out axes
+        ax.figure.draw_without_rendering()
+        ax.set_ylabel(wrap(ylabel.replace("\n", " "), chars(ax, "y")))
 
 
-def _band_key(band: str | None, n: int) -> list:
+def band_key(band: str | None, n: int) -> list[Patch]:
+    """The legend patch that says what the bands are (none without a band or with one seed)."""
     if band is None or n < 2:
         return []
     return [Patch(facecolor="0.5", alpha=0.3, linewidth=0,
-                  label=wrap(f"band: {_BANDS[band]} over {n} seed cells", 40))]
+                  label=wrap(f"band: {_BANDS[band]}, {n} seed cells", 40))]
 
 
 def _limit_theory(ax: Axes, y_data: np.ndarray, y_theory: np.ndarray) -> None:
@@ -245,7 +254,7 @@ def _limit_theory(ax: Axes, y_data: np.ndarray, y_theory: np.ndarray) -> None:
 def curves(ds: xr.Dataset | xr.DataArray, var: str = "test_loss", over: str = "width",
            at: Mapping[str, Any] | None = None, band: str | None = "se",
            theory: Any = None, threshold: Any = "auto", ax: Axes | None = None, *,
-           reduce: str = "mean", log: Any = None, legend: bool = True) -> Curves:
+           reduce: str = "mean", log: Any = None, legend: bool | str = True) -> Curves:
     """A metric against width, epoch or parameter count: mean over seeds with a band.
 
     Parameters
@@ -278,13 +287,14 @@ def curves(ds: xr.Dataset | xr.DataArray, var: str = "test_loss", over: str = "w
         selected ``noise``) is added, since the test MSE is excess risk + σ².
         When the theory has a pole (min-norm at p = n), the y range stays on
         the data.
-    threshold : "auto", float, or None
+    threshold : "auto", float, (float, str), or None
         A dotted vertical line at the interpolation threshold. ``"auto"``:
         against n_params, at n_params = n_train; against width, at
         :func:`ddlab.analysis.summarize`'s ``interpolation_width`` (the
         smallest width whose final train loss, mean over seeds, is below
-        1e-3), when there is one; none against epoch. A number: there, in units of ``over``. None
-        or False: no line.
+        1e-3), when there is one; none against epoch. A number: there, in
+        units of ``over``; a (number, label) pair: there, with that legend
+        label. None or False: no line.
     ax : matplotlib.axes.Axes, optional
         Axes to draw on (default: a new figure).
     reduce : {"mean", "median"}
@@ -294,8 +304,10 @@ def curves(ds: xr.Dataset | xr.DataArray, var: str = "test_loss", over: str = "w
         log-spaced (symlog where they include 0), y log if the lines are
         positive and span a factor of 1000 or more (e.g. the spike at the
         interpolation threshold), else linear.
-    legend : bool
-        A legend outside the axes, to the right.
+    legend : bool or {"right", "below"}
+        A legend outside the axes: to the right (True, ``"right"``), or below
+        it as a figure legend in columns (``"below"``, for a figure with one
+        axes); False: none.
 
     Returns
     -------
@@ -308,6 +320,11 @@ def curves(ds: xr.Dataset | xr.DataArray, var: str = "test_loss", over: str = "w
     ValueError
         If ``var``, ``over``, ``at``, ``band``, ``reduce``, ``theory`` or
         ``log`` do not fit the data.
+
+    Notes
+    -----
+    With a theory curve the data lines are drawn wide and slightly
+    transparent, the theory as a thin black dashed line on top.
     """
     if over not in OVER and over not in getattr(ds, "dims", ()):
         raise ValueError(f"over = {over!r}: expected one of {', '.join(OVER)}")
@@ -320,9 +337,14 @@ def curves(ds: xr.Dataset | xr.DataArray, var: str = "test_loss", over: str = "w
         at = _defaults(da, dim, at, "spread")
         sel = select(da, at)
         ax = axes_or_new(ax, (6.4, 3.6) if legend else None)
-        lines, bands = _draw(ax, sel, over, band, reduce)
+        # under a theory curve the data are wide and pale, so the theory reads on top
+        lines, bands = _draw(ax, sel, over, band, reduce,
+                             linewidth=_UNDER_THEORY if theory is not None else None)
+        if theory is not None:
+            for line in lines.values():
+                line.set_alpha(0.75)
         n = int(np.prod([sel.sizes[d] for d in SEEDS if d in sel.dims]))
-        extra = _band_key(band, n)
+        extra = band_key(band, n)
         theory_line = None
         y_data = np.concatenate([np.ravel(line.get_ydata()) for line in lines.values()] +
                                 [np.ravel(p.get_paths()[0].vertices[:, 1])
@@ -365,7 +387,8 @@ def _one_line(obj: xr.Dataset, over: str, at: Mapping[str, Any] | None) -> dict[
 
 def decomposition(dec: xr.Dataset, over: str = "width", ax: Axes | None = None, *,
                   at: Mapping[str, Any] | None = None, band: str | None = "se",
-                  lecture: bool = False, log: Any = None, legend: bool = True) -> Curves:
+                  lecture: bool = False, log: Any = None,
+                  legend: bool | str = True) -> Curves:
     """Excess risk = approximation + estimation error, against width or epoch.
 
     Parameters
@@ -385,8 +408,10 @@ def decomposition(dec: xr.Dataset, over: str = "width", ax: Axes | None = None, 
         Also draw the lecture's estimation error R(f̂_D, D) - R(f*, p*).
     log : None, bool, str or set of str
         Log axes, as in :func:`heatmap`.
-    legend : bool
-        A legend outside the axes, to the right.
+    legend : bool or {"right", "below"}
+        A legend outside the axes: to the right (True, ``"right"``), or below
+        it as a figure legend in columns (``"below"``, for a figure with one
+        axes); False: none.
 
     Returns
     -------
@@ -419,13 +444,13 @@ def decomposition(dec: xr.Dataset, over: str = "width", ax: Axes | None = None, 
                                      if d not in sel.dims and dec.sizes[d] > 1])
         ax.axhline(0.0, color="0.6", linewidth=0.6, zorder=0)
         _finish(ax, dec, over, "risk, mean over seeds (in units of y²)", log,
-                f"at {title}" if title else "", _band_key(band, n), legend, lines)
+                f"at {title}" if title else "", band_key(band, n), legend, lines)
         return Curves(ax, lines, bands, None, None)
 
 
 def bias_variance(bv: xr.Dataset, over: str = "width", ax: Axes | None = None, *,
                   at: Mapping[str, Any] | None = None, log: Any = None,
-                  legend: bool = True) -> Curves:
+                  legend: bool | str = True) -> Curves:
     """Squared bias, variance over initialisations and over data sets, and their total.
 
     Parameters
@@ -441,19 +466,23 @@ def bias_variance(bv: xr.Dataset, over: str = "width", ax: Axes | None = None, *
         epoch against width, the widest width against epoch.
     log : None, bool, str or set of str
         Log axes, as in :func:`heatmap`.
-    legend : bool
-        A legend outside the axes, to the right.
+    legend : bool or {"right", "below"}
+        A legend outside the axes: to the right (True, ``"right"``), or below
+        it as a figure legend in columns (``"below"``, for a figure with one
+        axes); False: none.
 
     Returns
     -------
     Curves
         ``lines`` keyed by their legend labels, in this order: the total
         (mean ``f_error``), bias², variance, variance over inits, variance
-        over data; no bands; ``theory`` and ``threshold`` are None.
+        over data; no bands; ``theory`` and ``threshold`` are None. The
+        variance is a wide pale line, so that its two parts, drawn over it,
+        stay visible where one of them is all of it.
     """
     parts = {"mean_f_error": ("total: mean f_error = bias² + variance", "black", "-", 1.8),
              "bias2": ("bias²", "#0072B2", "-", None),
-             "variance": ("variance = over inits + over data", "#D55E00", "-", None),
+             "variance": ("variance = over inits + over data", "#D55E00", "-", 4.0),
              "variance_init": ("variance over inits (E_data Var_init)", "#D55E00", "--", None),
              "variance_data": ("variance over data (Var_data E_init)", "#D55E00", ":", None)}
     missing = [n for n in parts if n not in bv]
@@ -467,9 +496,10 @@ def bias_variance(bv: xr.Dataset, over: str = "width", ax: Axes | None = None, *
             da = select(bv[name], at)
             lines |= _draw(ax, da, over, None, "mean", label=label, color=color,
                            linestyle=ls, linewidth=lw)[0]
+        lines[parts["variance"][0]].set_alpha(0.35)
         sel = select(bv["bias2"], at)
         title = _scalar_coords(sel, [d for d in bv["bias2"].dims
                                      if d not in sel.dims and bv.sizes[d] > 1])
-        _finish(ax, bv, over, "mean over population points (in units of y²)", log,
+        _finish(ax, bv, over, "error in f and its parts (in units of y²)", log,
                 f"at {title}" if title else "", [], legend, lines)
         return Curves(ax, lines, {}, None, None)

@@ -11,9 +11,27 @@ import xarray as xr
 from matplotlib.colorbar import Colorbar
 from matplotlib.figure import Figure
 
-from ._common import SEEDS, chars, select, var_label, wrap
-from ._curves import Curves, _band_key, curves, spread
-from ._heatmap import Heatmap, _norm, heatmap, key_handles, mesh_key, reduced, variable
+from ._common import (
+    SEEDS,
+    chars,
+    coord_text,
+    legend_columns,
+    select,
+    text_width,
+    var_label,
+    wrap,
+)
+from ._curves import Curves, band_key, curves, spread
+from ._heatmap import (
+    Heatmap,
+    _norm,
+    heatmap,
+    key_handles,
+    mesh_key,
+    reduced,
+    set_scale,
+    variable,
+)
 from ._style import new_figure, style
 
 __all__ = ["Grid", "SeedFigure", "f_metric", "grid_size", "seed_figure", "sweep_grid"]
@@ -136,8 +154,9 @@ def seed_figure(ds: xr.Dataset, fig: Figure | None = None, *,
         sel = select(variable(ds, "test_loss"), at)
         n = int(np.prod([sel.sizes[d] for d in SEEDS if d in sel.dims]))
         keys = {p.get_label(): p for h in maps for p in mesh_key(h.mesh)}
-        handles = [*lines[0].lines.values(), *_band_key(band, n), *keys.values()]
-        fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 4))
+        handles = [*lines[0].lines.values(), *band_key(band, n), *keys.values()]
+        fig.legend(handles=handles, loc="outside lower center",
+                   ncols=legend_columns([h.get_label() for h in handles], fig.get_figwidth()))
         return SeedFigure(fig, (maps[0], maps[1]), (lines[0], lines[1]), picked)
 
 
@@ -161,16 +180,26 @@ def _facets(da: xr.DataArray, row: str | None, col: str | None,
     return row, col
 
 
-def _value(da: xr.DataArray, dim: str, i: int) -> str:
-    v = da[dim].values[i]
-    return f"{dim} = {v:g}" if np.issubdtype(type(v), np.number) else f"{dim} = {v}"
+def facet_order(da: xr.DataArray, dim: str | None) -> list[int]:
+    """Indices of the values of ``dim`` in panel order: ascending if numeric, else as stored.
+
+    Batch size 0 (the full batch) comes after every minibatch size.
+    """
+    if dim is None:
+        return [0]
+    values = da[dim].values
+    if not np.issubdtype(values.dtype, np.number) or values.dtype == bool:
+        return list(range(len(values)))
+    key = np.where(values == 0, np.inf, values) if dim == "batch_size" else values
+    return [int(i) for i in np.argsort(key, kind="stable")]
 
 
 def sweep_grid(ds: xr.Dataset, var: str = "test_loss", row: str | None = None,
                col: str | None = None, fig: Figure | None = None, *, kind: str = "heatmap",
                x: str = "epoch", y: str = "width", over: str = "width",
                at: Mapping[str, Any] | None = None, reduce: str = "mean", log: Any = None,
-               norm: Any = None, band: str | None = "se", sharey: bool = True) -> Grid:
+               norm: Any = None, band: str | None = "se", sharey: bool = True,
+               wrap: int | None = None) -> Grid:
     """Small multiples over swept dims: one heatmap (or curve panel) per row × col value.
 
     Parameters
@@ -182,7 +211,9 @@ def sweep_grid(ds: xr.Dataset, var: str = "test_loss", row: str | None = None,
     row, col : str, optional
         Dims of the rows and columns (default: the first and second swept
         dims with more than one value, a single one along the columns; a
-        dataset without any gives one panel).
+        dataset without any gives one panel). Numeric values run in
+        ascending order (batch size 0, the full batch, last), others in the
+        order of the data.
     fig : matplotlib.figure.Figure, optional
         Figure to draw on (default: a new one sized to the grid).
     kind : {"heatmap", "curves"}
@@ -205,19 +236,31 @@ def sweep_grid(ds: xr.Dataset, var: str = "test_loss", row: str | None = None,
         Band of the curves.
     sharey : bool
         One y axis for all curve panels (heatmap panels always share both axes).
+    wrap : int, optional
+        With one facet dim (``col``, no ``row``): at most this many panels
+        per row, the rest on further rows (left to right, top to bottom).
 
     Returns
     -------
     Grid
-        ``(fig, axes, panels, colorbar)``.
+        ``(fig, axes, panels, colorbar)``; with ``wrap``, the cells of the
+        last row left empty are hidden axes with panel None.
     """
     if kind not in ("heatmap", "curves"):
         raise ValueError(f"kind = {kind!r}: expected 'heatmap' or 'curves'")
     da = select(variable(ds, var), at)
     keep = (*SEEDS, "pop", x, y) if kind == "heatmap" else (*SEEDS, "pop", "epoch", "width")
+    if wrap is not None and (not isinstance(wrap, int) or wrap < 1):
+        raise ValueError(f"wrap = {wrap!r}: expected a positive integer")
     row, col = _facets(da, row, col, keep)
-    nrow = da.sizes[row] if row else 1
-    ncol = da.sizes[col] if col else 1
+    # (grid row, grid column, facet point) of every panel
+    cells = [(i, j, {**({row: da[row].values[r]} if row else {}),
+                     **({col: da[col].values[c]} if col else {})})
+             for i, r in enumerate(facet_order(da, row))
+             for j, c in enumerate(facet_order(da, col))]
+    if wrap is not None and row is None and len(cells) > wrap:
+        cells = [(k // wrap, k % wrap, point) for k, (_, _, point) in enumerate(cells)]
+    nrow, ncol = max(c[0] for c in cells) + 1, max(c[1] for c in cells) + 1
     with style():
         fig = _figure(fig, grid_size(nrow, ncol))
         axes = np.asarray(fig.subplots(nrow, ncol, squeeze=False, sharex=True,
@@ -226,33 +269,33 @@ def sweep_grid(ds: xr.Dataset, var: str = "test_loss", row: str | None = None,
         shared = None
         if kind == "heatmap":
             sub = select(ds, at)
-            all_values = [reduced(sub, var, x, y, reduce,
-                                  {**({row: sub[row].values[i]} if row else {}),
-                                   **({col: sub[col].values[j]} if col else {})}).values
-                          for i in range(nrow) for j in range(ncol)]
-            z = np.concatenate([v.ravel() for v in all_values])
+            z = np.concatenate([reduced(sub, var, x, y, reduce, point).values.ravel()
+                                for _, _, point in cells])
             shared = _norm(norm, z, None, None, var)
-        for i in range(nrow):
+        for i, j, point in cells:
+            where = {**(at or {}), **point}
+            ax = axes[i, j]
+            if kind == "heatmap":
+                panels[i, j] = heatmap(ds, var, x=x, y=y, reduce=reduce, log=log,
+                                       norm=shared, ax=ax, at=where, colorbar=False,
+                                       legend=False)
+            else:
+                panels[i, j] = curves(ds, var, over=over, at=where, band=band,
+                                      reduce=reduce, log=log, ax=ax, threshold=None,
+                                      legend=False)
+            if i < nrow - 1:
+                ax.set_xlabel("")
+            if j > 0:
+                ax.set_ylabel("")
+        _titles(fig, axes, [(i, j, [coord_text(da, d, v) for d, v in point.items()])
+                            for i, j, point in cells])
+        if kind == "curves":
+            _shared_scales(axes, panels, sharey)
+        for i in range(1, nrow):
             for j in range(ncol):
-                point = {**({row: da[row].values[i]} if row else {}),
-                         **({col: da[col].values[j]} if col else {})}
-                where = {**(at or {}), **point}
-                ax = axes[i, j]
-                if kind == "heatmap":
-                    panels[i, j] = heatmap(ds, var, x=x, y=y, reduce=reduce, log=log,
-                                           norm=shared, ax=ax, at=where, colorbar=False,
-                                           legend=False)
-                else:
-                    panels[i, j] = curves(ds, var, over=over, at=where, band=band,
-                                          reduce=reduce, log=log, ax=ax, threshold=None,
-                                          legend=False)
-                title = ", ".join(p for p in (row and _value(da, row, i),
-                                              col and _value(da, col, j)) if p)
-                ax.set_title(title, loc="left")
-                if i < nrow - 1:
-                    ax.set_xlabel("")
-                if j > 0:
-                    ax.set_ylabel("")
+                if panels[i, j] is None:  # an empty cell of a wrapped last row
+                    axes[i, j].set_visible(False)
+                    axes[i - 1, j].xaxis.set_tick_params(labelbottom=True)
         bar = None
         if kind == "heatmap":
             mesh = panels[0, 0].mesh
@@ -266,13 +309,43 @@ def sweep_grid(ds: xr.Dataset, var: str = "test_loss", row: str | None = None,
             first = panels[0, 0]
             sel = select(variable(ds, var), at)
             n = int(np.prod([sel.sizes[d] for d in SEEDS if d in sel.dims]))
-            handles = [*first.lines.values(), *_band_key(band, n)]
+            handles = [*first.lines.values(), *band_key(band, n)]
         if handles:
-            ncols = max(1, min(len(handles), int(fig.get_figwidth() / 2.4)))
-            fig.legend(handles=handles, loc="outside upper center", ncols=ncols)
+            fig.legend(handles=handles, loc="outside upper center",
+                       ncols=legend_columns([h.get_label() for h in handles],
+                                            fig.get_figwidth()))
         if nrow > 1 or ncol > 1:
             _share_labels(fig, axes)
         return Grid(fig, axes, panels, bar)
+
+
+def _titles(fig: Figure, axes: np.ndarray, titles: list[tuple[int, int, list[str]]]) -> None:
+    """Set the panel titles: ``a = 1, b = 2``, or one part per line if any would not fit.
+
+    Every panel gets the same form, decided by the longest title against
+    the horizontal pitch of the panels.
+    """
+    pitch = (fig.get_figwidth() - 0.8) / axes.shape[1]  # a panel and its gap, in inches
+    longest = max(text_width(", ".join(parts), "axes.titlesize") for _, _, parts in titles)
+    sep = ", " if longest <= pitch - 0.15 else "\n"
+    for i, j, parts in titles:
+        axes[i, j].set_title(sep.join(parts), loc="left")
+
+
+def _shared_scales(axes: np.ndarray, panels: np.ndarray, sharey: bool) -> None:
+    """Log ticks of the shared axes of curve panels, from the lines of all panels.
+
+    Shared axes share one locator, so the last panel's own would otherwise
+    decide the ticks of all.
+    """
+    drawn = [p for p in panels.ravel() if p is not None]
+    for which in ("x", "y") if sharey else ("x",):
+        values = np.concatenate([np.asarray(getattr(line, f"get_{which}data")(), dtype=float)
+                                 for p in drawn for line in p.lines.values()])
+        values = np.unique(values[np.isfinite(values)])
+        scale = axes[0, 0].get_xscale() if which == "x" else axes[0, 0].get_yscale()
+        if scale != "linear" and values.size:
+            set_scale(axes[0, 0], which, values, True)
 
 
 def _share_labels(fig: Figure, axes: np.ndarray) -> None:

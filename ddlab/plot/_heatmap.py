@@ -77,6 +77,10 @@ def _positions(da: xr.DataArray, dim: str) -> tuple[xr.DataArray, np.ndarray, li
     return da, da[dim].values.astype(float), None
 
 
+#: Log axes of heatmaps with at most this many cells along them get a tick at every cell.
+_TICK_EVERY = 8
+
+
 def _plain(value: float, _pos: Any = None) -> str:
     """A tick label as a plain number: 0.01, 0.5, 20, 1000 (no powers of ten)."""
     if value == int(value) and abs(value) < 1e7:
@@ -88,8 +92,10 @@ def set_scale(ax: Axes, which: str, values: np.ndarray,
               log: bool) -> tuple[str, dict[str, float]]:
     """Set a log/symlog/linear scale on the ``which`` (``"x"``/``"y"``) axis of ``ax``.
 
-    Log axes get ticks at 1, 2 and 5 times powers of ten (only powers of ten
-    beyond two decades on x, three on y), labelled as plain numbers.
+    Log axes get ticks at 1, 2 and 5 times powers of ten up to two decades
+    on x (three on y); beyond, at powers of ten, or at 1 and 3 times powers
+    of ten when fewer than three powers of ten lie in the range. Ticks are
+    labelled as plain numbers.
 
     Returns
     -------
@@ -106,13 +112,18 @@ def set_scale(ax: Axes, which: str, values: np.ndarray,
     if scale == "linear":
         if np.all(np.mod(values, 1) == 0):
             axis.set_major_locator(ticker.MaxNLocator(nbins="auto", integer=True,
-                                                      steps=[1, 2, 5, 10]))
+                                                      steps=[1, 2, 2.5, 5, 10]))
         return scale, kw
     positive = np.asarray(values, dtype=float)
     positive = positive[positive > 0]
     decades = np.log10(positive.max() / positive.min()) if positive.size else 0.0
     decades += 1.0 if scale == "symlog" else 0.0  # the linear part and the tick at 0
-    subs = (1.0, 2.0, 5.0) if decades <= (2.0 if which == "x" else 3.0) else (1.0,)
+    powers = np.floor(np.log10(positive.max())) - np.ceil(np.log10(positive.min())) + 1 \
+        if positive.size else 0
+    if decades <= (2.0 if which == "x" else 3.0):
+        subs: tuple[float, ...] = (1.0, 2.0, 5.0)
+    else:
+        subs = (1.0, 3.0) if powers < 3 else (1.0,)
     if scale == "log":
         axis.set_major_locator(ticker.LogLocator(base=10, subs=subs))
     else:
@@ -172,7 +183,9 @@ def heatmap(ds: xr.Dataset | xr.DataArray, var: str = "test_loss", x: str = "epo
 
     Drawn with ``pcolormesh``: each cell spans the midpoints between its
     coordinate value and its neighbours' (geometric midpoints on log axes),
-    so log-spaced and irregular grids sit at their true values.
+    so log-spaced and irregular grids sit at their true values. The cells
+    are rasterized in vector files (at :data:`ddlab.plot.DPI`), the axes,
+    labels and colour bar stay vector.
 
     Parameters
     ----------
@@ -196,6 +209,7 @@ def heatmap(ds: xr.Dataset | xr.DataArray, var: str = "test_loss", x: str = "epo
         includes 0 (epoch 0, the initialisation) is drawn as ``symlog``:
         linear from 0 to the smallest positive value, logarithmic beyond, so
         epoch 0 keeps its cell.
+        A log axis of at most 8 values has a tick at each.
     norm : None, "log" or matplotlib.colors.Normalize
         Colour scale: linear (default) between the finite extremes (or
         ``vmin``/``vmax``), ``"log"`` (all values must be positive), or any
@@ -240,6 +254,10 @@ def heatmap(ds: xr.Dataset | xr.DataArray, var: str = "test_loss", x: str = "epo
         ax = axes_or_new(ax)
         xscale, xkw = set_scale(ax, "x", xs, "x" in axes)
         yscale, ykw = set_scale(ax, "y", ys, "y" in axes)
+        for axis, values, scale in ((ax.xaxis, xs, xscale), (ax.yaxis, ys, yscale)):
+            if scale != "linear" and len(values) <= _TICK_EVERY:  # a tick per row or column
+                axis.set_ticks(values, [_plain(v) for v in values])
+                axis.set_minor_locator(ticker.NullLocator())
         z = np.asarray(da.values, dtype=float)
         norm_ = _norm(norm, z, vmin, vmax, str(da.name))
         diverged = np.isinf(z)
@@ -247,8 +265,9 @@ def heatmap(ds: xr.Dataset | xr.DataArray, var: str = "test_loss", x: str = "epo
         data = np.ma.masked_invalid(np.where(diverged, np.finfo(float).max, z))
         cm = mpl.colormaps[cmap or CMAP] if not isinstance(cmap, colors.Colormap) else cmap
         cm = cm.with_extremes(bad=MISSING, **({"over": DIVERGED} if diverged.any() else {}))
+        # rasterized: vector files would show hairline seams between the cells
         mesh = ax.pcolormesh(edges(xs, xscale, xkw), edges(ys, yscale, ykw), data,
-                             cmap=cm, norm=norm_, shading="flat")
+                             cmap=cm, norm=norm_, shading="flat", rasterized=True)
         for axis, ticks, pos in ((ax.xaxis, xticks, xs), (ax.yaxis, yticks, ys)):
             if ticks is not None:
                 axis.set_ticks(pos, ticks)

@@ -205,6 +205,44 @@ def test_sweep_grid_shares_one_colour_scale():
         plot.heatmap(swept)
 
 
+def test_labels_read_well():
+    from ddlab.plot._common import coord_text, legend_columns, wrap
+
+    text = "squared L2(P) distance to the true f, on the population sample (in units of y²)"
+    lines = wrap(text, 38).split("\n")
+    assert lines[-1].endswith("(in units of y²)") and "(in units of" not in lines[-2]
+    assert " ".join(lines) == text and max(map(len, lines)) - min(map(len, lines)) < 12
+    attrs = {"long_name": "number of random features N"}
+    rf = xr.Dataset(coords={"width": ("width", [10], attrs)})
+    assert coord_text(rf, "width", 10) == "N = 10"
+    assert coord_text(rf, "batch_size", 0) == "full batch"
+    assert coord_text(rf, "lr", 0.001) == "lr = 0.001"
+    with plot.style():
+        assert legend_columns(["a", "b", "c", "d", "e"], 20.0) == 5  # one row when it fits
+        assert legend_columns(["width = 1"] * 5, 3.5) == 3  # two rows: 3 + 2, not 4 + 1
+
+
+def test_threshold_label_and_legend_below(ds):
+    c = plot.curves(ds, "f_error", threshold=(4.0, "p = n = 4"), legend="below")
+    assert c.threshold.get_label() == "p = n = 4" and c.threshold.get_xdata()[0] == 4.0
+    assert c.ax.get_legend() is None and len(c.ax.figure.legends) == 1
+    with pytest.raises(ValueError, match="legend = 'left'"):
+        plot.curves(ds, legend="left")
+
+
+def test_sweep_grid_orders_wraps_and_titles_panels():
+    spec = {**SPEC, "data": {**SPEC["data"], "n_population": 0},
+            "model": {"width": [2]}, "train": {"epochs": 2, "lr": 0.05,
+                                               "batch_size": ["full", 4, 2]},
+            "seeds": {"root": 3, "data": 1, "init": 2}}
+    swept = ddlab.run(spec, progress=False)
+    g = plot.sweep_grid(swept, "train_loss", kind="curves", over="epoch", wrap=2)
+    assert g.axes.shape == (2, 2) and g.panels[1, 1] is None
+    assert not g.axes[1, 1].get_visible()
+    titles = [ax.get_title(loc="left") for ax in g.axes.ravel()[:3]]
+    assert titles == ["batch_size = 2", "batch_size = 4", "full batch"]
+
+
 def test_saved_files_are_byte_identical(ds, tmp_path):
     paths = []
     for name in ("a", "b"):
