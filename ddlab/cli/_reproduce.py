@@ -1,7 +1,8 @@
 """``ddlab reproduce``: every experiment, figure and number of the paper, from one command.
 
 It reads the paper file (``experiments/paper.toml``), runs each experiment
-into a store (resuming: finished cells are never recomputed), draws each
+into a store (resuming: finished cells are never recomputed; a store of
+another ddlab version or of a changed experiment is replaced), draws each
 figure as PNG and PDF, times the speed table (once; the timings are kept
 beside the stores), and writes every number the paper quotes as LaTeX macros.
 
@@ -20,7 +21,7 @@ import time
 from pathlib import Path
 
 from .._version import __version__
-from ..results import check_writable, experiment_of, open_results, stored_experiment
+from ..results import check_writable, experiment_of, open_results
 from ._paperfile import PaperFile, read_paper_file
 
 __all__ = ["add_parser", "main", "reproduce"]
@@ -46,6 +47,23 @@ def add_parser(sub) -> None:
 
 def _say(text: str) -> None:
     print(text, flush=True)
+
+
+def _stale(store: Path, exp) -> str:
+    """Why a store of an earlier reproduction cannot be reused ("" if it can)."""
+    import zarr
+
+    try:
+        attrs = zarr.open_group(store, mode="r").attrs.asdict()
+    except Exception:  # no store there (or not one ddlab can read): nothing to reuse
+        return ""
+    if attrs.get("ddlab_version") != __version__:
+        return f"computed by ddlab {attrs.get('ddlab_version')}"
+    try:
+        same = experiment_of(attrs).to_dict() == exp.to_dict()
+    except ValueError:
+        same = False
+    return "" if same else "experiment changed"
 
 
 def _speed(paper: PaperFile, out: Path, quick: bool) -> tuple[dict[str, float], int]:
@@ -120,11 +138,11 @@ def reproduce(quick: bool = False, out: str | Path | None = None,
         exp = entry.experiment(quick)
         store = root / f"{entry.name}.zarr"
         t1 = time.perf_counter()
-        before = stored_experiment(store)
-        stale = before is not None and before.to_dict() != exp.to_dict()
-        ds = run(exp, out=store, n_jobs=n_jobs, progress=sys.stderr.isatty(), fresh=stale)
+        stale = _stale(store, exp)
+        ds = run(exp, out=store, n_jobs=n_jobs, progress=sys.stderr.isatty(),
+                 fresh=bool(stale))
         note = ds.attrs["history"].splitlines()[-1].rsplit("(", 1)[-1].rstrip(")")
-        note += " (experiment changed: store replaced)" if stale else ""
+        note += f" ({stale}: store replaced)" if stale else ""
         if not note.startswith("computed 0 "):
             computed.append(entry.name)
         ds = open_results(store)

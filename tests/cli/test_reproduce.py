@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, digest
 
+import ddlab
 from ddlab.cli import main
 from ddlab.cli._paperfile import read_paper_file
 
@@ -83,3 +84,15 @@ def test_bad_input_gets_one_line_and_exit_2(tmp_path, capsys):
     assert main(["reproduce", "--paper-file", str(bad), "--out", str(tmp_path / "o")]) == 2
     assert "kind = 'pie'" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_stores_of_another_version_or_experiment_are_not_reused(stored, config):
+    import zarr
+
+    from ddlab.cli._reproduce import _stale
+
+    exp = ddlab.load_experiment(config)
+    assert _stale(stored, exp) == ""
+    assert _stale(stored, exp.replace(train={"lr": 0.02})) == "experiment changed"
+    zarr.open_group(stored, mode="r+").attrs["ddlab_version"] = "0.0.1"
+    assert _stale(stored, exp) == "computed by ddlab 0.0.1"
