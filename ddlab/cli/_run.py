@@ -1,16 +1,25 @@
-"""``ddlab run``: train an experiment's grid into a result store (resumes)."""
+"""``ddlab run``: train an experiment's grid into a result store (resumes).
+
+A full disk prints one line naming the store and the space the rest of the
+run needs, and exits with :data:`EXIT_DISK_FULL` (75, ``EX_TEMPFAIL``): the
+store stays resumable, and the same command finishes it once there is room.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import xarray as xr
 
-from ..results import METRICS
+from ..results import METRICS, StorageFullError
 from ._common import add_config, experiment
 
-__all__ = ["add_parser", "main", "summary"]
+__all__ = ["EXIT_DISK_FULL", "add_parser", "main", "summary"]
+
+#: Exit code of a run stopped by a full disk (sysexits.h EX_TEMPFAIL: retry later).
+EXIT_DISK_FULL = 75
 
 
 def add_parser(sub) -> None:
@@ -21,7 +30,16 @@ def add_parser(sub) -> None:
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")
     p.add_argument("--fresh", action="store_true", help="replace an existing store")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
-    p.add_argument("--chunk-units", type=int, help="hidden units per chunk (advanced)")
+    p.add_argument("--chunk-units", type=int, help="most hidden units per chunk (advanced)")
+    p.add_argument("--backend", default="local",
+                   help="local (this process, or --n-jobs processes) or dask")
+    p.add_argument("--scheduler", metavar="tcp://HOST:PORT|local",
+                   help="dask scheduler to use, or local: a LocalCluster of --n-jobs workers "
+                        "(default: dask's scheduler-address setting, else local)")
+    p.add_argument("--memory-budget", metavar="SIZE",
+                   help="peak memory per process, e.g. 2GB or 1.5GiB (default 2GiB)")
+    p.add_argument("--wait", action="store_true",
+                   help="if another run is writing the store, wait for it instead of refusing")
     p.set_defaults(handler=main)
 
 
@@ -43,8 +61,13 @@ def main(args: argparse.Namespace) -> int:
 
     out = args.out or str(Path("results") / f"{exp.name}.zarr")
     args.store = out  # for the interruption message
-    ds = run(exp, device=args.device, n_jobs=args.n_jobs, progress=not args.quiet, out=out,
-             fresh=args.fresh, chunk_units=args.chunk_units)
+    try:
+        ds = run(exp, device=args.device, n_jobs=args.n_jobs, progress=not args.quiet, out=out,
+                 fresh=args.fresh, chunk_units=args.chunk_units, backend=args.backend,
+                 scheduler=args.scheduler, memory_budget=args.memory_budget, wait=args.wait)
+    except StorageFullError as err:
+        print(f"ddlab: error: {err.strerror}", file=sys.stderr)
+        return EXIT_DISK_FULL
     if not args.quiet:
         print(summary(ds))
         print(f"results: {out}")

@@ -16,12 +16,27 @@ __all__ = ["add_parser", "describe", "main"]
 def add_parser(sub) -> None:
     p = sub.add_parser("show", help="print the resolved experiment, grid size and cost")
     add_config(p)
+    p.add_argument("--memory-budget", metavar="SIZE",
+                   help="peak memory per process the run will get (default 2GiB)")
     p.set_defaults(handler=main)
 
 
-def describe(exp: Experiment) -> str:
-    """The grid, its cost and storage, and the resolved configuration, as text."""
-    from ..sim import estimate_seconds
+def describe(exp: Experiment, memory_budget: str | None = None) -> str:
+    """The grid, its cost, peak memory and storage, and the resolved configuration, as text.
+
+    Parameters
+    ----------
+    exp : Experiment
+    memory_budget : str, optional
+        As ``ddlab run --memory-budget`` takes it (default 2 GiB).
+
+    Returns
+    -------
+    str
+    """
+    from ..sim import estimate_seconds, format_bytes, plan_run
+
+    plan = plan_run(exp, memory_budget=memory_budget)
 
     cells = len(exp.model.width) * exp.seeds.data * exp.seeds.init * math.prod(exp.sweep_shape)
     sweep = " x ".join(f"{d} ({n})" for d, n in zip(exp.sweep_dims, exp.sweep_shape,
@@ -34,6 +49,12 @@ def describe(exp: Experiment) -> str:
            f"{len(exp.epochs)} recorded epochs of {exp.train.epochs}"),
         f"cost: about {estimate_seconds(exp):.3g} s on one CPU process (rough estimate); "
         f"storage: about {storage_bytes(exp) / 2**20:.3g} MiB uncompressed",
+        f"peak memory: about {format_bytes(plan.local_bytes)} in one process; with worker "
+        f"processes (--n-jobs, --backend dask) {format_bytes(plan.worker_bytes)} per worker "
+        f"and {format_bytes(plan.parent_bytes)} for the parent (budget "
+        f"{format_bytes(plan.budget)}: {len(plan.chunks)} chunk(s) of at most "
+        f"{plan.chunk_units} hidden units)",
+        f"store size: about {format_bytes(plan.store_bytes)} on disk (compressed)",
         "resolved configuration:",
     ]
     for section, values in exp.to_dict().items():
@@ -46,5 +67,5 @@ def describe(exp: Experiment) -> str:
 
 
 def main(args: argparse.Namespace) -> int:
-    print(describe(experiment(args.config, args.overrides)))
+    print(describe(experiment(args.config, args.overrides), args.memory_budget))
     return 0

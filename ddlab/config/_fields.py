@@ -268,6 +268,8 @@ FIELDS: tuple[Field, ...] = (
     _f("data", "n_test", "int", 20, low=1, doc="test sample size"),
     _f("data", "n_population", "int", lambda raw: 0 if _real(raw) else 10_000, low=0,
        sweep="", doc="noise-free points for f_error (0 = off)"),
+    _f("data", "population", "choice", "sobol", choices=("sobol", "iid"), sweep="",
+       doc="design of the population sample: scrambled Sobol replicates or iid"),
     _f("data", "noise", "float", lambda raw: 0.0 if _real(raw) else 1.5, low=0.0,
        sweep="batch", doc="standard deviation of the Gaussian noise on y"),
     _f("data", "signal", "float", 1.0, low=0.0, doc="||beta||^2 of the linear target"),

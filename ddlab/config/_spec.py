@@ -63,7 +63,8 @@ class DataSpec:
     ``teacher`` (a fixed random tanh network of ``teacher_width`` units, drawn
     from the root seed) or a real data set (``digits``, ``diabetes``;
     ``ddlab[real]``). ``noise`` is the standard deviation sigma of the Gaussian
-    noise on y; ``n_population`` noise-free points measure ``f_error``.
+    noise on y; ``n_population`` noise-free points measure ``f_error``, drawn as
+    ``population`` (``sobol``: independently scrambled Sobol replicates, or ``iid``).
     """
 
     target: str = _d("data.target")
@@ -72,6 +73,7 @@ class DataSpec:
     n_train: int = _d("data.n_train")
     n_test: int = _d("data.n_test")
     n_population: int = _d("data.n_population")
+    population: str = _d("data.population")
     noise: float = _d("data.noise")
     signal: float = _d("data.signal")
     teacher_width: int = _d("data.teacher_width")

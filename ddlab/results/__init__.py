@@ -1,6 +1,7 @@
 """Result schema, stores, export and provenance (numpy, xarray, zarr; no torch)."""
 
 from ._export import export_netcdf
+from ._lock import StoreLock
 from ._provenance import CONVENTIONS, calling, experiment_of, now, provenance
 from ._schema import (
     CELL_DIMS,
@@ -17,7 +18,16 @@ from ._schema import (
     storage_bytes,
     variable_dims,
 )
-from ._store import MemoryStore, ZarrStore, check_writable, open_results, stored_experiment
+from ._store import (
+    MemoryStore,
+    StorageFullError,
+    ZarrStore,
+    check_writable,
+    estimate_store_bytes,
+    open_results,
+    store_attrs,
+    variable_bytes,
+)
 
 __all__ = [
     "CELL_DIMS",
@@ -27,12 +37,15 @@ __all__ = [
     "METRICS",
     "VARIABLES",
     "MemoryStore",
+    "StorageFullError",
+    "StoreLock",
     "ZarrStore",
     "build_dataset",
     "calling",
     "cell_dims",
     "check_writable",
     "coordinate_attrs",
+    "estimate_store_bytes",
     "experiment_of",
     "export_netcdf",
     "metric_dims",
@@ -42,6 +55,7 @@ __all__ = [
     "provenance",
     "records_predictions",
     "storage_bytes",
-    "stored_experiment",
+    "store_attrs",
+    "variable_bytes",
     "variable_dims",
 ]

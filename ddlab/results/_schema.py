@@ -25,7 +25,7 @@ DIMS = ("width", "epoch", "data_seed", "init_seed")
 #: Dimension order of the per-cell variables of an unswept experiment.
 CELL_DIMS = ("width", "data_seed", "init_seed")
 #: Metric names, in output order.
-METRICS = ("train_loss", "test_loss", "f_error_train", "f_error")
+METRICS = ("train_loss", "test_loss", "f_error_train", "f_error", "f_error_se")
 #: Boolean per-cell flags: name -> CF flag_meanings (for the values 0 and 1).
 FLAGS = {"diverged": "finite diverged", "completed": "pending completed"}
 
@@ -38,6 +38,8 @@ VARIABLES: dict[str, tuple[str, str]] = {
                       "(in units of y²)", "1"),
     "f_error": ("squared L2(P) distance to the true f, on the population sample "
                 "(in units of y²)", "1"),
+    "f_error_se": ("standard error of f_error as an estimate of the L2(P) integral, from the "
+                   "spread of its randomized population replicates (in units of y²)", "1"),
     "diverged": ("cell produced a non-finite metric", "1"),
     "completed": ("cell computed and stored", "1"),
     "wall_time": ("wall time of the chunk that computed the cell", "s"),
@@ -102,11 +104,13 @@ def variable_dims(experiment: Experiment) -> dict[str, tuple[str, ...]]:
 def metric_names(experiment: Experiment) -> list[str]:
     """The metrics an experiment records.
 
-    ``f_error`` needs a population sample, except for real data, where it is
-    recorded as missing (NaN) like ``f_error_train``.
+    ``f_error`` and its standard error ``f_error_se`` need a population sample,
+    except for real data, where they are recorded as missing (NaN) like
+    ``f_error_train``.
     """
     real = experiment.data.target in REAL_TARGETS
-    return [m for m in METRICS if m != "f_error" or experiment.data.n_population > 0 or real]
+    population = experiment.data.n_population > 0 or real
+    return [m for m in METRICS if population or m not in ("f_error", "f_error_se")]
 
 
 def storage_bytes(experiment: Experiment) -> int:
@@ -184,6 +188,9 @@ def build_dataset(experiment: Experiment, attrs: Mapping[str, object],
     data = {}
     for name, dims in variable_dims(experiment).items():
         shape = tuple(size[d] for d in dims)
-        empty = np.zeros(shape, dtype=bool) if name in FLAGS else np.full(shape, np.nan)
-        data[name] = (dims, values.get(name, empty), _variable_attrs(name, experiment))
+        if name in values:
+            value = values[name]
+        else:
+            value = np.zeros(shape, dtype=bool) if name in FLAGS else np.full(shape, np.nan)
+        data[name] = (dims, value, _variable_attrs(name, experiment))
     return xr.Dataset(data, coords=coords, attrs=dict(attrs))

@@ -6,29 +6,55 @@ flagged in ``completed`` only once they are on disk. zarr replaces chunk files
 atomically, so a run killed at any point leaves every region either complete
 or to be recomputed, and re-running the same command computes only what is
 missing. Stores are zarr format 2 with consolidated metadata, readable by
-plain ``xarray.open_zarr``.
+plain ``xarray.open_zarr``, compressed with Blosc (zstd, level 5, bit
+shuffle): metrics computed in float32 take about 3.2 bytes per value though
+stored as float64 (about as small as float32 storage), float64 ones about
+6.9. The writer holds the store's lock (:class:`StoreLock`) from before it
+reads the store until the run ends; a full disk raises
+:class:`StorageFullError` and leaves the store resumable.
 """
 
 from __future__ import annotations
 
+import errno
 import shutil
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import xarray as xr
+from xarray.backends import BackendArray
+from xarray.core import indexing
 
 from ..config import Experiment
+from ._lock import StoreLock
 from ._provenance import STORE_MARK, experiment_of, history_line
-from ._schema import METRICS, build_dataset
+from ._schema import FLAGS, METRICS, build_dataset, variable_dims
 
-__all__ = ["MemoryStore", "ZarrStore", "check_writable", "open_results", "stored_experiment"]
+__all__ = ["MemoryStore", "StorageFullError", "ZarrStore", "check_writable",
+           "estimate_store_bytes", "open_results", "store_attrs", "variable_bytes"]
 
 Region = Mapping[str, slice]
 
 #: elements per zarr chunk (8 MB of float64)
 CHUNK_ELEMENTS = 1 << 20
+#: elements a zarr chunk reaches before it is split by data seed (512 kB of float64)
+MIN_CHUNK_ELEMENTS = 1 << 16
+#: Blosc codec of every stored variable: (cname, clevel, shuffle); 2 = bit shuffle
+CODEC = ("zstd", 5, 2)
+#: compressed bytes per stored value (measured with :data:`CODEC` on ddlab runs)
+_BYTES_PER_VALUE = {"float32": 3.2, "float64": 6.9, "wall_time": 0.4, "flag": 0.15}
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+
+
+class StorageFullError(OSError):
+    """The disk filled up while a store was written; the store stays resumable.
+
+    Its message is one line naming the store and the space the rest of the
+    run needs.
+    """
 
 
 class MemoryStore:
@@ -62,19 +88,33 @@ class MemoryStore:
         self.ds.attrs["history"] += "\n" + history_line(command, note)
         return self.ds
 
+    def close(self) -> None:
+        """Release what the store holds (nothing for a store in memory)."""
 
-def _encoding(ds: xr.Dataset) -> dict[str, dict]:
+
+def _encoding(ds: xr.Dataset, per_seed: bool) -> dict[str, dict]:
     """zarr chunks: one per (sweep point, width), spanning epochs, seeds and population
     points, with the largest of those halved until a chunk holds <= CHUNK_ELEMENTS.
+
+    With ``per_seed`` (gradient descent, whose run chunks hold one data seed),
+    a zarr chunk spans only as many data seeds as it takes to reach
+    :data:`MIN_CHUNK_ELEMENTS`, so that writing a run chunk rewrites whole zarr
+    chunks instead of reading, merging and recompressing its neighbours'.
     """
+    from numcodecs import Blosc
+
+    codec = Blosc(*CODEC)
     enc = {}
     for name, var in ds.data_vars.items():
         chunks = {d: ds.sizes[d] if d in ("epoch", "data_seed", "init_seed", "pop") else 1
                   for d in var.dims}
+        if per_seed and "data_seed" in chunks:
+            seed = int(np.prod(list(chunks.values()))) // chunks["data_seed"]
+            chunks["data_seed"] = min(chunks["data_seed"], -(-MIN_CHUNK_ELEMENTS // seed))
         while np.prod(list(chunks.values())) > CHUNK_ELEMENTS:
             big = max(chunks, key=chunks.get)
             chunks[big] = -(-chunks[big] // 2)
-        enc[name] = {"chunks": tuple(chunks[d] for d in var.dims)}
+        enc[name] = {"chunks": tuple(chunks[d] for d in var.dims), "compressors": (codec,)}
     return enc
 
 
@@ -89,7 +129,7 @@ def _is_store(path: Path) -> bool:
 
 
 class ZarrStore(MemoryStore):
-    """Results in a zarr store at ``path``, created or resumed.
+    """Results in a zarr store at ``path``, created or resumed, locked until :meth:`close`.
 
     Parameters
     ----------
@@ -100,20 +140,36 @@ class ZarrStore(MemoryStore):
         Provenance attrs for a new store.
     fresh : bool
         Replace an existing ddlab store, even one of another experiment.
+    wait : bool
+        Wait for another run writing the store to finish, instead of refusing.
 
     Raises
     ------
     ValueError
-        If ``path`` is not writable, exists and is not a ddlab store, or holds
-        a different experiment and ``fresh`` is false. Nothing on disk is
-        changed in these cases.
+        If ``path`` is not writable, exists and is not a ddlab store, holds a
+        different experiment and ``fresh`` is false, or another run holds its
+        lock and ``wait`` is false. Nothing on disk is changed in these cases.
+    StorageFullError
+        If the disk fills up while the store is created.
     """
 
     def __init__(self, path: str | Path, experiment: Experiment,
-                 attrs: Mapping[str, object], fresh: bool = False):
+                 attrs: Mapping[str, object], fresh: bool = False, wait: bool = False):
+        self.path = Path(path)
+        self.experiment = experiment
+        if not self.path.exists():
+            check_writable(self.path)
+        self._lock = StoreLock(self.path, wait)
+        try:  # under the lock: another run may have changed the store while we waited
+            self._open(attrs, fresh)
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def _open(self, attrs: Mapping[str, object], fresh: bool) -> None:
         import zarr
 
-        self.path = Path(path)
+        experiment = self.experiment
         exists = self.path.exists()
         if exists and not _is_store(self.path):
             raise ValueError(f"out = '{self.path}': exists and is not a ddlab result store; "
@@ -130,26 +186,54 @@ class ZarrStore(MemoryStore):
                     f"out = '{self.path}': holds a different experiment "
                     f"({_differences(stored, experiment)}); choose another output or "
                     f"use --fresh (fresh=True) to overwrite it")
-        if not exists:
-            check_writable(self.path)
-        if exists and not fresh:
             self.ds = xr.open_zarr(self.path, chunks=None)
             self.ds["completed"] = self.ds["completed"].load()
             self.resumed = True
         else:
             if exists:
                 shutil.rmtree(self.path)
-            skeleton = build_dataset(experiment, attrs)
-            skeleton.to_zarr(self.path, mode="w", encoding=_encoding(skeleton),
-                             consolidated=True, zarr_format=2)
+            # every variable but ``completed`` starts as a broadcast view (no memory);
+            # chunks equal to the fill value are never written
+            size = _sizes(experiment)
+            shapes = {name: tuple(size[d] for d in dims)
+                      for name, dims in variable_dims(experiment).items()}
+            values = {name: np.broadcast_to(False if name in FLAGS else np.nan, shape)
+                      for name, shape in shapes.items() if name != "completed"}
+            skeleton = build_dataset(experiment, attrs, values)
+            try:
+                with self._space():
+                    enc = _encoding(skeleton, per_seed=not experiment.closed_form)
+                    skeleton.to_zarr(self.path, mode="w", encoding=enc, consolidated=True,
+                                     zarr_format=2)
+            except StorageFullError:  # a partial skeleton is no store: leave nothing
+                shutil.rmtree(self.path, ignore_errors=True)
+                raise
             self.ds = skeleton
         self.group = zarr.open_group(self.path, mode="r+")
 
+    @contextmanager
+    def _space(self) -> Iterator[None]:
+        """Turn a full disk into a one-line :class:`StorageFullError`."""
+        try:
+            yield
+        except OSError as err:
+            if err.errno not in _NO_SPACE:
+                raise
+            done = float(np.mean(self.ds["completed"].values)) if hasattr(self, "ds") else 0.0
+            need = max(0.0, estimate_store_bytes(self.experiment) * (1 - done)
+                       - _disk_bytes(self.path)) + 2**20
+            free = shutil.disk_usage(self.path.parent).free
+            raise StorageFullError(
+                err.errno, f"out = '{self.path}': no space left on the disk (the rest of the "
+                f"run needs about {need / 2**20:.3g} MiB, {free / 2**20:.3g} MiB free); free "
+                f"space or move the store, then run the same command to resume") from None
+
     def write(self, region: Region, arrays: Mapping[str, np.ndarray]) -> None:
-        for name, values in arrays.items():
-            self.group[name][self._index(name, region)] = values
         index = self._index("completed", region)
-        self.group["completed"][index] = True
+        with self._space():
+            for name, values in arrays.items():
+                self.group[name][self._index(name, region)] = values
+            self.group["completed"][index] = True
         self.ds["completed"].values[index] = True
 
     def finish(self, attrs: Mapping[str, object], command: str, note: str) -> xr.Dataset:
@@ -163,22 +247,69 @@ class ZarrStore(MemoryStore):
             new["chunks_computed"] = int(old.get("chunks_computed", 0)) + int(
                 attrs.get("chunks_computed", 0))
         new["history"] = old.get("history", "") + "\n" + history_line(command, note)
-        self.group.attrs.update(new)
-        zarr.consolidate_metadata(self.path, zarr_format=2)
+        with self._space():
+            self.group.attrs.update(new)
+            zarr.consolidate_metadata(self.path, zarr_format=2)
         return open_results(self.path)
 
+    def close(self) -> None:
+        """Release the store's lock (idempotent)."""
+        self._lock.release()
 
-def stored_experiment(path: str | Path) -> Experiment | None:
-    """The experiment a ddlab store at ``path`` holds; None if there is none it can read."""
+
+def _sizes(experiment: Experiment) -> dict[str, int]:
+    """Length of every dim of an experiment's results."""
+    exp = experiment
+    size = {"width": len(exp.model.width), "epoch": len(exp.epochs), "data_seed": exp.seeds.data,
+            "init_seed": exp.seeds.init, "pop": exp.data.n_population}
+    return size | dict(zip(exp.sweep_dims, exp.sweep_shape, strict=True))
+
+
+def variable_bytes(experiment: Experiment) -> dict[str, int]:
+    """Uncompressed bytes of each variable a run of ``experiment`` writes."""
+    size = _sizes(experiment)
+    return {name: (1 if name in FLAGS else 8) * int(np.prod([size[d] for d in dims]))
+            for name, dims in variable_dims(experiment).items()}
+
+
+def _disk_bytes(path: Path) -> int:
+    """Bytes of the files under ``path``."""
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def estimate_store_bytes(experiment: Experiment) -> int:
+    """Estimated size on disk of the finished store of ``experiment``.
+
+    Parameters
+    ----------
+    experiment : Experiment
+
+    Returns
+    -------
+    int
+        Bytes: values times their measured compressed size under
+        :data:`CODEC` (3.2 bytes for a metric computed in float32, 6.9 in
+        float64, 0.4 for wall times, 0.15 for flags), plus metadata.
+    """
+    exp = experiment
+    precision = "float64" if exp.closed_form else exp.train.dtype
+    total = 0.0
+    for name, nbytes in variable_bytes(exp).items():
+        if name in FLAGS:
+            total += _BYTES_PER_VALUE["flag"] * nbytes
+        else:
+            total += _BYTES_PER_VALUE["wall_time" if name == "wall_time" else precision] * (
+                nbytes / 8)
+    return int(total) + 2**15
+
+def store_attrs(path: str | Path) -> dict[str, Any] | None:
+    """The attrs of a ddlab store at ``path`` (experiment, provenance); None if there is none."""
     import zarr
 
     path = Path(path)
     if not path.exists() or not _is_store(path):
         return None
-    try:
-        return experiment_of(zarr.open_group(path, mode="r").attrs.asdict())
-    except ValueError:
-        return None
+    return zarr.open_group(path, mode="r").attrs.asdict()
 
 
 def check_writable(path: Path) -> None:
@@ -250,7 +381,32 @@ def open_results(path: str | Path, chunks: Any = None) -> xr.Dataset:
     done = ds["completed"].load() if chunks is None else ds["completed"]
     for name in [*METRICS, "wall_time", "pred_mean", "pred_var_init", "f_population"]:
         if name in ds:  # a value is written with any chunk whose region covers it
-            mask = done.any([d for d in done.dims if d not in ds[name].dims])
-            ds[name] = ds[name].where(mask).assign_attrs(ds[name].attrs)
+            var = ds[name].variable
+            mask = done.any([d for d in done.dims if d not in var.dims])
+            if chunks is None:  # read lazily, part by part, as the caller indexes
+                full = mask.variable.set_dims(dict(zip(var.dims, var.shape, strict=True)))
+                lazy = indexing.LazilyIndexedArray(_Completed(var, full))
+                ds[name] = xr.Variable(var.dims, lazy, var.attrs, var.encoding)
+            else:
+                ds[name] = ds[name].where(mask).assign_attrs(var.attrs)
     ds["diverged"] = (ds["diverged"] & done).assign_attrs(ds["diverged"].attrs)
     return ds
+
+
+class _Completed(BackendArray):
+    """A stored variable seen through its completion mask, NaN where not completed.
+
+    Indexing reads only the part asked for, so a store opened without dask
+    never holds more than what its caller takes from it.
+    """
+
+    def __init__(self, values: xr.Variable, mask: xr.Variable):
+        self.values, self.mask = values, mask
+        self.shape, self.dtype = values.shape, values.dtype
+
+    def __getitem__(self, key: indexing.ExplicitIndexer) -> np.ndarray:
+        return indexing.explicit_indexing_adapter(key, self.shape, indexing.IndexingSupport.OUTER,
+                                                  self._get)
+
+    def _get(self, key: tuple) -> np.ndarray:
+        return np.where(self.mask[key].values, self.values[key].values, np.nan)

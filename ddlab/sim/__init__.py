@@ -9,26 +9,35 @@ except ImportError as err:  # pragma: no cover - depends on the environment
     raise ImportError("ddlab's simulations need PyTorch: pip install torch "
                       "(or pip install ddlab, which brings it)") from err
 
+from ._backends import BACKENDS, local_cluster
 from ._baselines import per_model_loop, vmap_ensemble
 from ._best import best_in_class, cache_dir
+from ._budget import DEFAULT_MEMORY_BUDGET, RunPlan, format_bytes, parse_bytes
 from ._data import Samples, make_data
 from ._models import make_model, minibatch_order
 from ._plan import Chunk, estimate_seconds, plan_chunks
-from ._run import run
+from ._run import plan_run, run
 from ._seeding import cell_seed
 
 __all__ = [
+    "BACKENDS",
+    "DEFAULT_MEMORY_BUDGET",
     "Chunk",
+    "RunPlan",
     "Samples",
     "best_in_class",
     "cache_dir",
     "cell_seed",
     "estimate_seconds",
+    "format_bytes",
+    "local_cluster",
     "make_data",
     "make_model",
     "minibatch_order",
+    "parse_bytes",
     "per_model_loop",
     "plan_chunks",
+    "plan_run",
     "run",
     "vmap_ensemble",
 ]

@@ -27,7 +27,7 @@ import torch
 
 from ..config import Experiment
 from ..results import metric_names, records_predictions
-from ._data import make_data
+from ._data import make_data, population_blocks
 from ._engine import PopulationStats
 from ._models import ACTIVATION, feature_params
 
@@ -140,11 +140,12 @@ def fit_chunk(points: Sequence[Experiment], cells: Sequence[tuple[int, int, int,
     n = phi_train.shape[1]
     n_cells, inits = len(cells), exp.seeds.init
     metrics = {m: torch.full((n_cells,), torch.nan, dtype=f64) for m in metric_names(exp)}
-    stats = PopulationStats(x_pop, n_cells, x_pop.shape[0], inits, records_predictions(exp))
+    stats = PopulationStats(x_pop, n_cells, population_blocks(x_pop.shape[0]), inits,
+                            records_predictions(exp))
     narrow = max([w for _, w, _, _ in ordered if w <= n], default=0)
     filled = 0
     gram_narrow = phi_train[..., :narrow].transpose(1, 2) @ phi_train[..., :narrow]
-    gram_wide = phi_train.new_zeros(len(owners), n, n)
+    gram_wide = phi_train.new_zeros(len(owners), n, n) if widest > n else None
     # every cell's coefficients, zero-padded to the widest cell, as columns q of its owner
     columns = sorted({(w, p) for p, w, _, _ in ordered})
     column = {c: q for q, c in enumerate(columns)}
@@ -180,10 +181,11 @@ def fit_chunk(points: Sequence[Experiment], cells: Sequence[tuple[int, int, int,
 
     metrics["test_loss"] = mse(predict(phi_test), y_test)
     slab = max(1, _FEATURE_ELEMENTS // (len(owners) * max(widest, len(columns))))
-    for r in range(0, x_pop.shape[0], slab):
-        stats.add(predict(features(x_pop[r:r + slab]))[..., 0], f_pop_cell[:, r:r + slab], r)
+    for block, start, stop in stats.slabs(slab):
+        stats.add(predict(features(x_pop[start:stop]))[..., 0], f_pop_cell[:, start:stop], start,
+                  block)
     if x_pop.shape[0]:
-        metrics["f_error"] = stats.f_error.cpu()
+        metrics["f_error"], metrics["f_error_se"] = stats.f_error.cpu(), stats.f_error_se.cpu()
     inverse = torch.from_numpy(np.argsort(order))
     out = {m: v[inverse].numpy()[None] for m, v in metrics.items()}
     if records_predictions(exp):

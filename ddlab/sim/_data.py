@@ -1,4 +1,14 @@
-"""Deterministic samples for each data seed: noisy train and test sets, noise-free population."""
+"""Deterministic samples for each data seed: noisy train and test sets, noise-free population.
+
+The population sample is :data:`POPULATION_REPLICATES` consecutive blocks of
+as equal sizes as possible (:func:`population_blocks`). With ``population =
+"sobol"`` each block is a scrambled Sobol sequence of its own, scrambled
+independently from the root seed, mapped through the inverse normal CDF for
+normal inputs: each block mean is an unbiased, low-discrepancy estimate of a
+population integral, and the spread of the block means gives its standard
+error. With ``population = "iid"`` the points are iid, and the blocks are
+independent batches of them.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +17,17 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
+from scipy.stats import qmc
 
 from ..config import REAL_TARGETS, DataSpec, Experiment, load_experiment
+from ._seeding import cell_seed
 from ._seeding import generator as _gen
 
-__all__ = ["Samples", "make_data", "target_function"]
+__all__ = ["POPULATION_REPLICATES", "Samples", "make_data", "population_blocks",
+           "target_function"]
+
+#: Independent randomized replicates of the population sample (blocks of ``x_pop``).
+POPULATION_REPLICATES = 2
 
 
 class Samples(NamedTuple):
@@ -67,10 +83,42 @@ def target_function(spec: DataSpec, root: int, data_seed: int):
     return lambda x: torch.tanh(x @ w1.T + b1) @ w2
 
 
+def population_blocks(n_population: int) -> tuple[int, ...]:
+    """Sizes of the replicate blocks of a population sample of ``n_population`` points.
+
+    Parameters
+    ----------
+    n_population : int
+        ``data.n_population``.
+
+    Returns
+    -------
+    tuple of int
+        ``min(POPULATION_REPLICATES, n_population)`` sizes that differ by at most
+        one, larger first, summing to ``n_population`` (empty for 0); block ``k``
+        is rows ``sum(sizes[:k]):sum(sizes[:k + 1])`` of ``x_pop``.
+    """
+    r = min(POPULATION_REPLICATES, n_population)
+    return tuple(n_population // r + (k < n_population % r) for k in range(r))
+
+
+def _sobol(dim: int, n: int, seed: int) -> np.ndarray:
+    """The first ``n`` points of a scrambled Sobol sequence in [0, 1)^dim."""
+    engine = qmc.Sobol(dim, scramble=True, rng=np.random.default_rng(seed))
+    return engine.random_base2(max(0, n - 1).bit_length())[:n]
+
+
 @functools.lru_cache(maxsize=4)
 def _population_inputs(spec: DataSpec, root: int) -> torch.Tensor:
     """The population inputs, shared by all data seeds (cached: never modify in place)."""
-    return _inputs(spec, spec.n_population, _gen(root, "x_pop"))
+    if spec.population == "iid":
+        return _inputs(spec, spec.n_population, _gen(root, "x_pop"))
+    blocks = [_sobol(spec.dim, m, cell_seed(root, "x_pop", k))
+              for k, m in enumerate(population_blocks(spec.n_population))]
+    u = torch.from_numpy(np.concatenate(blocks) if blocks else np.empty((0, spec.dim)))
+    if spec.input == "uniform":
+        return u
+    return torch.special.ndtri(u.clamp_(2.0**-40, 1 - 2.0**-40))  # scrambled points may hit 0
 
 
 def _inputs(spec: DataSpec, n: int, gen: torch.Generator) -> torch.Tensor:
@@ -135,7 +183,8 @@ def make_data(experiment, data_seed: int) -> Samples:
         Named tuple ``x_train, y_train, x_test, y_test, x_pop, f_train, f_pop, f_test``;
         ``y = f(x) + noise * N(0, 1)``. The population inputs ``x_pop`` are the
         same for every data seed, so averages over data sets compare
-        predictions at common points; they are empty when ``n_population = 0``.
+        predictions at common points; they are empty when ``n_population = 0``,
+        and consist of the replicate blocks of :func:`population_blocks`.
         For real data (``digits``, ``diabetes``) the split into train and test
         is fixed per data seed, ``y`` has one column per output, and the
         unknown ``f_*`` are NaN.

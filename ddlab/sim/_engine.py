@@ -3,23 +3,32 @@
 Layout
 ------
 The cells of a chunk share one data seed and are sorted by width. All their
-first-layer hidden units are concatenated, so the first layer of every cell is
-one matrix multiply ``X @ W1.T`` of shape (n, H). Cells of equal width form a
-*bucket*; layers after the first are batched per bucket (``bmm``). All
-parameters live in one flat buffer, and so do their gradients and the
+first-layer hidden units are concatenated, so with shared inputs (full batch,
+evaluation) the first layer of every cell is one matrix multiply ``[W1 | b1]
+@ [X | 1]^T`` of shape (H, n), and the output layer one sparse (cells x H)
+product. With minibatches each cell gathers its own batch rows, and its first
+layer is one sparse product with the stacked per-cell inputs. Cells of equal
+width form a *bucket*; deeper layers are batched per bucket (``bmm``). A
+chunk trains in *tiles* of consecutive cells whose activations stay in cache.
+All parameters live in one flat buffer, and so do their gradients and the
 optimiser state, so an optimiser step is a handful of elementwise ops whatever
 the number of cells.
 
+The population sample is evaluated in slabs of rows, with buffers allocated
+once per chunk; :class:`PopulationStats` accumulates the errors per replicate
+block (hence ``f_error`` and ``f_error_se``) and the init means and variances.
+
 The backward pass is written by hand. It computes, per cell, exactly the
 gradient autograd would compute for that cell's loss, and the optimisers
-reproduce ``torch.optim`` update rules; ``tests/test_equivalence.py`` pins both
-against a plain one-model loop.
+reproduce ``torch.optim`` update rules; ``tests/sim/test_equivalence.py`` and
+``tests/sim/test_population.py`` pin both against a plain one-model loop.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,7 +36,7 @@ import torch
 
 from ..config import Experiment, mlp_n_params
 from ..results import metric_names, records_predictions
-from ._data import make_data
+from ._data import make_data, population_blocks
 from ._models import (
     ACTIVATION,
     init_params,
@@ -41,7 +50,9 @@ __all__ = ["PopulationStats", "train_chunk"]
 Tensor = torch.Tensor
 
 #: rows x hidden units per evaluation slab: stays in cache on CPU, fills the GPU on CUDA
-_EVAL_ELEMENTS = {"cpu": 1 << 20, "cuda": 1 << 26}
+_EVAL_ELEMENTS = {"cpu": 1 << 19, "cuda": 1 << 26}
+#: rows x hidden units per training tile (see :class:`_Tiles`)
+_TILE_ELEMENTS = {"cpu": 1 << 19, "cuda": 1 << 28}
 _SHUFFLE_BLOCK = 16  # epochs of minibatch order drawn at a time
 
 
@@ -91,9 +102,9 @@ class _Layout:
         self.cell_of_unit = torch.repeat_interleave(torch.arange(self.n_cells),
                                                     torch.from_numpy(self.widths))
 
-    def first(self, buf: Tensor) -> tuple[Tensor, Tensor]:
-        h, d = self.n_units, self.dim
-        return buf[:h * d].view(d, h), buf[h * d:h * d + h]
+    def first(self, buf: Tensor) -> Tensor:
+        """``[W1 | b1]^T``, (dim + 1, H): first-layer weights transposed, then the biases."""
+        return buf[:self.n_units * (self.dim + 1)].view(self.dim + 1, self.n_units)
 
     def deep(self, buf: Tensor, b: _Bucket, k: int) -> tuple[Tensor, Tensor]:
         ws, bs = b.deep[k]
@@ -139,54 +150,98 @@ class _Layout:
 
 
 class _Net:
-    """Forward and hand-written backward of all cells of a chunk.
+    """Forward and hand-written backward of all cells of a chunk, on one parameter buffer.
 
-    Activations are feature-major: (hidden units, rows).
+    Activations are feature-major: (hidden units, rows). Inputs come with a
+    trailing column of ones, so the first layer is ``[W1 | b1] @ [x | 1]^T``,
+    bias included, and so is its gradient. They are *shared*, (dim + 1, rows),
+    every cell seeing the same rows: then the first layer of all cells is one
+    matrix product; or *per cell*, (cells, dim + 1, rows), each cell its own
+    rows (its minibatch): then the first layer is one sparse product of the
+    units' weights with the stacked per-cell inputs, and its gradient the
+    product of the pre-activation gradients and the inputs sampled at the
+    same pattern. The output layer sums each cell's units with its output
+    weights as one sparse (cells x units) product whose values are the output
+    weights in ``params`` (a view: the optimiser's in-place updates show
+    through); their gradient is the product of the units' activations and the
+    cells' output gradients sampled at the same pattern, written into ``grad``.
     """
 
-    def __init__(self, layout: _Layout, activation: str, device: str):
-        self.layout = layout
+    def __init__(self, layout: _Layout, activation: str, params: Tensor, grad: Tensor):
+        self.layout, self.params, self.grad = layout, params, grad
         self.act = ACTIVATION[activation]
+        device = params.device
         self.cell_of_unit = layout.cell_of_unit.to(device)
+        cells = torch.from_numpy(np.concatenate([[0], np.cumsum(layout.widths)])).to(device)
+        units = torch.arange(layout.n_units + 1, device=device)
+        (wo, _), (gwo, _) = layout.out(params), layout.out(grad)
+        with warnings.catch_warnings():  # "sparse CSR support is in beta"
+            warnings.simplefilter("ignore", UserWarning)
+            self.readout = torch.sparse_csr_tensor(  # (cells, units): the output weights
+                cells, units[:-1], wo, (layout.n_cells, layout.n_units), check_invariants=False)
+            self.readout_grad = torch.sparse_csr_tensor(  # (units, cells): their gradient
+                units, self.cell_of_unit, gwo, (layout.n_units, layout.n_cells),
+                check_invariants=False)
+        # per-cell inputs: the first layer of every cell is one (units x cells (dim + 1))
+        # sparse product, each unit's row holding its weights at its cell's inputs
+        d1 = layout.dim + 1
+        inputs = (self.cell_of_unit[:, None] * d1 + torch.arange(d1, device=device)).reshape(-1)
+        self._rows = params.new_empty(layout.n_units * d1)  # [W1 | b1], unit by unit
+        self._grad_rows = torch.zeros_like(self._rows)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            self.first_cells, self.first_cells_grad = (torch.sparse_csr_tensor(
+                units * d1, inputs, values, (layout.n_units, layout.n_cells * d1),
+                check_invariants=False) for values in (self._rows, self._grad_rows))
+        for csr, values in ((self.readout, wo), (self.readout_grad, gwo),
+                            (self.first_cells, self._rows),
+                            (self.first_cells_grad, self._grad_rows)):
+            if csr.values().data_ptr() != values.data_ptr():  # pragma: no cover - torch internals
+                raise RuntimeError("a sparse view does not alias its buffer")
 
-    def forward(self, params: Tensor, x: Tensor, scratch: Tensor | None = None):
-        """Outputs (cells, rows) for inputs x (rows, dim), and what backward needs.
+    def _first(self, x: Tensor, z1: Tensor) -> None:
+        """z1 (units, rows) = first-layer pre-activations for shared or per-cell inputs x."""
+        wa = self.layout.first(self.params)
+        if x.dim() == 2:
+            torch.mm(wa.t(), x, out=z1)
+            return
+        self._rows.view(-1, wa.shape[0]).copy_(wa.t())
+        torch.mm(self.first_cells, x.reshape(-1, x.shape[2]), out=z1)
 
-        Given a ``scratch`` buffer of at least H x rows elements, nothing is kept
-        for backward and the first layer is computed in place in it, which is
-        several times faster for large evaluation slabs.
+    def forward(self, x: Tensor, scratch: Tensor | None = None):
+        """Outputs (cells, rows) for inputs x, and what backward needs.
+
+        Given a ``scratch`` buffer of at least H x rows elements (twice that for
+        depth > 1), nothing is kept for backward and the hidden layers are
+        computed in place in it.
         """
         lay = self.layout
         keep = scratch is None
         act = self.act.fn if keep else self.act.inplace
-        w1t, b1 = lay.first(params)
-        z1 = None if keep else scratch[:lay.n_units * x.shape[0]].view(lay.n_units, x.shape[0])
-        z1 = torch.addmm(b1.unsqueeze(1), w1t.t(), x.t(), out=z1)
+        rows = x.shape[-1]
+        size = lay.n_units * rows
+        z1 = x.new_empty(lay.n_units, rows) if keep else scratch[:size].view(lay.n_units, rows)
+        self._first(x, z1)
         a1 = act(z1)
-        rows = x.shape[0]
         traces = []
         last = a1
         if lay.depth > 1:
-            last = torch.empty_like(a1)
+            last = torch.empty_like(a1) if keep else scratch[size:2 * size].view_as(a1)
             for b in lay.buckets:
                 h = a1[b.units].view(b.n_cells, b.width, rows)
                 trace = [(None, h)]
                 for k in range(lay.depth - 1):
-                    wk, bk = lay.deep(params, b, k)
+                    wk, bk = lay.deep(self.params, b, k)
                     z = torch.baddbmm(bk.unsqueeze(2), wk, h)
                     h = act(z)
                     trace.append((z, h))
                 last[b.units].view(b.n_cells, b.width, rows).copy_(h)
                 traces.append(trace)
-        wo, bo = lay.out(params)
-        prod = last * wo.unsqueeze(1) if keep else last.mul_(wo.unsqueeze(1))
-        out = x.new_empty(lay.n_cells, rows)
-        for b in lay.buckets:
-            torch.sum(prod[b.units].view(b.n_cells, b.width, rows), dim=1, out=out[b.cells])
-        out += bo.unsqueeze(1)
+        _, bo = lay.out(self.params)
+        out = torch.addmm(bo.unsqueeze(1), self.readout, last)
         return out, (x, z1, a1, traces, last)
 
-    def backward(self, params: Tensor, cache, g: Tensor, grad: Tensor) -> None:
+    def backward(self, cache, g: Tensor) -> None:
         """Write into ``grad`` the gradient of sum_c loss_c, given g = dloss_c/dout_c.
 
         ``g`` has shape (cells, n); only the first n rows of the cached forward
@@ -195,13 +250,15 @@ class _Net:
         lay = self.layout
         x, z1, a1, traces, last = cache
         n = g.shape[1]
-        x, z1, a1, last = x[:n], z1[:, :n], a1[:, :n], last[:, :n]
-        wo, _ = lay.out(params)
+        z1, a1, last = z1[:, :n], a1[:, :n], last[:, :n]
+        grad = self.grad
+        wo, _ = lay.out(self.params)
         gwo, gbo = lay.out(grad)
-        dlast = g.index_select(0, self.cell_of_unit)  # (H, n)
-        torch.sum(dlast * last, dim=1, out=gwo)
+        gwo.zero_()  # sampled_addmm scales its input by beta = 0, which keeps NaN
+        torch.sparse.sampled_addmm(self.readout_grad, last, g.t(), beta=0.0,
+                                   out=self.readout_grad)
         torch.sum(g, dim=1, out=gbo)
-        dlast.mul_(wo.unsqueeze(1))
+        dlast = g.index_select(0, self.cell_of_unit).mul_(wo.unsqueeze(1))  # (H, n)
         da1 = dlast
         if lay.depth > 1:
             da1 = torch.empty_like(dlast)
@@ -213,13 +270,84 @@ class _Net:
                     gwk, gbk = lay.deep(grad, b, k)
                     torch.bmm(dz, trace[k][1][..., :n].transpose(1, 2), out=gwk)
                     torch.sum(dz, dim=2, out=gbk)
-                    wk, _ = lay.deep(params, b, k)
+                    wk, _ = lay.deep(self.params, b, k)
                     dh = torch.bmm(wk.transpose(1, 2), dz)
                 da1[b.units].view(b.n_cells, b.width, n).copy_(dh)
         dz1 = self.act.backprop(da1, z1, a1)
-        gw1t, gb1 = lay.first(grad)
-        torch.mm(x.t(), dz1.t(), out=gw1t)
-        torch.sum(dz1, dim=1, out=gb1)
+        gwa = lay.first(grad)
+        if x.dim() == 2:
+            torch.mm(x[:, :n], dz1.t(), out=gwa)
+            return
+        self._grad_rows.zero_()  # beta = 0 keeps NaN
+        torch.sparse.sampled_addmm(self.first_cells_grad, dz1, x.reshape(-1, n).t(), beta=0.0,
+                                   out=self.first_cells_grad)
+        gwa.copy_(self._grad_rows.view(-1, gwa.shape[0]).t())
+
+
+def _cat(parts: list[Tensor]) -> Tensor:
+    """``torch.cat(parts)``, without a copy for one part."""
+    return parts[0] if len(parts) == 1 else torch.cat(parts)
+
+
+class _Tiles:
+    """The cells of a chunk as tiles: runs of consecutive cells trained one after another.
+
+    A tile holds as many cells as keep its activations over the rows of one
+    step (units x rows) within :data:`_TILE_ELEMENTS`, so that they stay in
+    cache; each has its own :class:`_Layout` on its own segment of the chunk's
+    flat parameter buffer, and the optimiser steps the whole buffer at once.
+    """
+
+    def __init__(self, widths: Sequence[int], dim: int, depth: int, rows: int, device: str):
+        budget = max(1, _TILE_ELEMENTS[device] // max(1, rows))
+        bounds, start, units = [], 0, 0
+        for k, w in enumerate(widths):
+            if units and units + w > budget:
+                bounds.append((start, k))
+                start, units = k, 0
+            units += w
+        bounds.append((start, len(widths)))
+        self.cells = [slice(a, b) for a, b in bounds]
+        self.layouts = [_Layout(widths[a:b], dim, depth) for a, b in bounds]
+        self.offsets = np.cumsum([0] + [lay.size for lay in self.layouts]).tolist()
+        self.max_units = max(lay.n_units for lay in self.layouts)
+        self.nets: list[_Net] = []
+
+    def gather(self, n_params: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`_Layout.gather` of every tile, into the uniforms of all cells concatenated.
+
+        ``n_params`` gives each cell's number of parameters.
+        """
+        first = np.concatenate([[0], np.cumsum(n_params)]).astype(np.int64)
+        parts = [lay.gather() for lay in self.layouts]
+        index = [i + first[c.start] for (i, _), c in zip(parts, self.cells, strict=True)]
+        return np.concatenate(index), np.concatenate([b for _, b in parts])
+
+    def bind(self, activation: str, params: Tensor, grad: Tensor) -> None:
+        """Build each tile's network on its segments of ``params`` and ``grad``."""
+        self.nets = [_Net(lay, activation, params[a:b], grad[a:b]) for lay, a, b in
+                     zip(self.layouts, self.offsets[:-1], self.offsets[1:], strict=True)]
+
+    def forward(self, x: Tensor, scratch: Tensor) -> Tensor:
+        """Outputs (cells, rows) of every cell, for shared inputs x, without gradients."""
+        return _cat([net.forward(x, scratch)[0] for net in self.nets])
+
+    def backprop(self, x: Tensor, y: Tensor, loss: str, keep: bool) -> Tensor | None:
+        """Forward and backward pass of every tile: the gradient of the loss lands in grad.
+
+        ``x``: shared inputs (dim + 1, rows) or per-cell inputs (cells, dim + 1, n);
+        ``y``: targets (n,) shared or (cells, n), n <= rows (the first n rows are
+        the training rows). Returns the outputs (cells, rows) if ``keep``.
+        """
+        outs = []
+        n = y.shape[-1]
+        for net, cells in zip(self.nets, self.cells, strict=True):
+            out, cache = net.forward(x if x.dim() == 2 else x[cells])
+            target = y if y.dim() == 1 else y[cells]
+            net.backward(cache, _loss_grad(loss, out[:, :n], target, 1.0 / n))
+            if keep:
+                outs.append(out)
+        return _cat(outs) if keep else None
 
 
 class _Optimizer:
@@ -236,6 +364,7 @@ class _Optimizer:
         zeros = torch.zeros_like
         self.m = zeros(params) if spec.optimizer in ("adam", "adamw") or spec.momentum else None
         self.v = zeros(params) if spec.optimizer in ("adam", "adamw", "rmsprop") else None
+        self.work = torch.empty_like(params)  # denominators and scaled steps, reused
 
     def step(self, p: Tensor, g: Tensor) -> None:
         s, lr = self.spec, self.lr
@@ -265,64 +394,123 @@ class _Optimizer:
                 p.mul_(1 - lr * self.wd)
             self.m.lerp_(g, 1 - beta1)
             self.v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
-            denom = (self.v.sqrt() / math.sqrt(1 - beta2**t)).add_(s.eps)
-            p.addcdiv_(self.m * lr, denom, value=-1 / (1 - beta1**t))
+            denom = torch.sqrt(self.v, out=self.work).div_(math.sqrt(1 - beta2**t)).add_(s.eps)
+            if isinstance(lr, Tensor):
+                p.addcdiv_(self.m * lr, denom, value=-1 / (1 - beta1**t))
+            else:
+                p.addcdiv_(self.m, denom, value=-lr / (1 - beta1**t))
 
 
 class PopulationStats:
     """Errors and init-averaged predictions on the population sample, accumulated by slabs.
 
-    Cells come in consecutive groups of ``inits`` (one group per width and
-    sweep point, all its init seeds); ``groups=False`` keeps ``f_error`` only.
+    The sample is a sequence of replicate blocks (:func:`ddlab.sim._data.population_blocks`);
+    slabs never straddle two blocks (:meth:`slabs`). Cells come in consecutive
+    groups of ``inits`` (one group per width and sweep point, all its init
+    seeds); ``groups=False`` keeps the errors only. The buffers are allocated
+    once; :meth:`reset` starts a new pass.
 
     Attributes
     ----------
-    f_error : Tensor (cells,)
-        Mean over x of (prediction - f)^2.
+    sums : Tensor (cells, blocks)
+        Sum over each block's points of (prediction - f)^2.
     mean : Tensor (groups, rows)
         Mean over the group's init seeds of the prediction at each x.
     var_init : Tensor (groups,)
         Mean over x of the variance over init seeds of the prediction.
     """
 
-    def __init__(self, like: Tensor, n_cells: int, n_rows: int, inits: int, groups: bool = True):
-        self.inits, self.n_rows, self.groups = inits, max(1, n_rows), groups
-        self.f_error = like.new_zeros(n_cells)
-        self.mean = like.new_empty(n_cells // inits if groups else 0, n_rows)
-        self.var_init = like.new_zeros(n_cells // inits if groups else 0)
+    def __init__(self, like: Tensor, n_cells: int, blocks: Sequence[int], inits: int,
+                 groups: bool = True):
+        self.blocks, self.inits, self.groups = tuple(blocks), inits, groups
+        self.n_rows = sum(self.blocks)
+        n_groups = n_cells // inits if groups else 0
+        self.sums = like.new_zeros(n_cells, len(self.blocks))
+        self.mean = like.new_empty(n_groups, self.n_rows)
+        self.var_init = like.new_zeros(n_groups)
 
-    def add(self, pred: Tensor, f: Tensor, start: int, cells: slice = slice(None)) -> None:
-        """Add predictions (cells, rows) at population rows ``start:start + rows``.
+    def reset(self) -> None:
+        """Zero the accumulators for a new pass over the sample."""
+        self.sums.zero_()
+        self.var_init.zero_()
 
-        ``cells`` selects the cells ``pred`` belongs to: whole groups, in order.
+    def slabs(self, rows: int) -> Iterator[tuple[int, int, int]]:
+        """``(block, start, stop)`` of consecutive slabs of at most ``rows`` points."""
+        start = 0
+        for block, size in enumerate(self.blocks):
+            for first in range(start, start + size, rows):
+                yield block, first, min(first + rows, start + size)
+            start += size
+
+    def add(self, pred: Tensor, f: Tensor, start: int, block: int) -> None:
+        """Add predictions (cells, rows) at population rows ``start:start + rows`` of ``block``.
+
+        ``f`` is the true f there, (rows,) or (cells, rows). ``pred`` is overwritten.
         """
-        self.f_error[cells] += (pred - f).square().sum(dim=1) / self.n_rows
-        if not self.groups:
-            return
-        first = (cells.start or 0) // self.inits
-        groups = slice(first, first + pred.shape[0] // self.inits)
-        grouped = pred.view(-1, self.inits, pred.shape[1])
-        m = grouped.mean(dim=1)
-        self.mean[groups, start:start + pred.shape[1]] = m
-        self.var_init[groups] += (grouped - m.unsqueeze(1)).square_().sum(dim=(1, 2)) / (
-            self.inits * self.n_rows)
+        rows = pred.shape[1]
+        if self.groups:
+            grouped = pred.view(-1, self.inits, rows)
+            mean = self.mean[:, start:start + rows]
+            torch.mean(grouped, dim=1, out=mean)
+            spread = (grouped - mean.unsqueeze(1)).square_().sum(dim=(1, 2))
+            self.var_init.add_(spread, alpha=1 / (self.inits * self.n_rows))
+        self.sums[:, block] += pred.sub_(f).square_().sum(dim=1)
+
+    @property
+    def f_error(self) -> Tensor:
+        """(cells,) mean over all points of (prediction - f)^2."""
+        return self.sums.sum(dim=1) / max(1, self.n_rows)
+
+    @property
+    def f_error_se(self) -> Tensor:
+        """(cells,) standard error of :attr:`f_error` from the spread of the block means.
+
+        ``sqrt(R / (R - 1) * sum_r (n_r / n)^2 (m_r - f_error)^2)`` for R blocks of n_r
+        points with means m_r (for equal blocks, the standard error of the mean of
+        the R replicate estimates); NaN with fewer than two blocks.
+        """
+        r = len(self.blocks)
+        if r < 2:
+            return torch.full_like(self.sums[:, 0], torch.nan)
+        sizes = torch.tensor(self.blocks, dtype=self.sums.dtype, device=self.sums.device)
+        dev = (self.sums / sizes - self.f_error.unsqueeze(1)) * (sizes / self.n_rows)
+        return (dev.square().sum(dim=1) * (r / (r - 1))).sqrt_()
 
 
-def _population(net: _Net, params: Tensor, x: Tensor, f: Tensor, inits: int,
-                groups: bool) -> PopulationStats:
-    """:class:`PopulationStats` of every cell of a network chunk, over x in slabs."""
-    rows = max(1, _EVAL_ELEMENTS[x.device.type] // max(1, net.layout.n_units))
-    stats = PopulationStats(x, net.layout.n_cells, x.shape[0], inits, groups)
-    scratch = x.new_empty(net.layout.n_units * min(rows, x.shape[0]))
-    for start in range(0, x.shape[0], rows):
-        pred, _ = net.forward(params, x[start:start + rows], scratch)
-        stats.add(pred, f[start:start + rows], start)
-    return stats
+def _population(tiles: _Tiles, x: Tensor, f: Tensor, stats: PopulationStats,
+                scratch: Tensor) -> None:
+    """Fill ``stats`` for every cell of a chunk, over x (dim + 1, rows) in slabs."""
+    rows = scratch.numel() // (tiles.max_units * (1 + (tiles.layouts[0].depth > 1)))
+    stats.reset()
+    for block, start, stop in stats.slabs(rows):
+        stats.add(tiles.forward(x[:, start:stop], scratch), f[start:stop], start, block)
 
 
-def _loss_grad(kind: str, pred: Tensor, y: Tensor, weight: Tensor | float) -> Tensor:
+def _loss_grad(kind: str, pred: Tensor, y: Tensor, weight: float) -> Tensor:
     r = pred - y
     return (r.mul_(2) if kind == "mse" else r.sign_()).mul_(weight)
+
+
+def _argsort(keys: Tensor) -> Tensor:
+    """``keys.argsort(dim=-1)`` of float64 CPU keys, with numpy's faster introsort.
+
+    A row without ties has one sorting permutation, whatever the algorithm; the
+    rare rows with ties are sorted by torch itself, so the result always equals
+    torch's (and :func:`ddlab.minibatch_order`'s).
+    """
+    k = keys.numpy()
+    order = np.argsort(k, axis=-1)
+    tied = (np.diff(np.take_along_axis(k, order, axis=-1), axis=-1) == 0).any(axis=-1)
+    out = torch.from_numpy(order)
+    if tied.any():
+        rows = torch.from_numpy(tied)
+        out[rows] = keys[rows].argsort(dim=-1)
+    return out
+
+
+def _augment(x: Tensor) -> Tensor:
+    """x (rows, dim) with a trailing column of ones (the first layer's bias input)."""
+    return torch.cat([x, x.new_ones(x.shape[0], 1)], dim=1)
 
 
 def _mse(pred: Tensor, target: Tensor) -> Tensor:
@@ -391,9 +579,11 @@ def train_chunk(points: Sequence[Experiment], cells: Sequence[tuple[int, int, in
     order = sorted(range(len(cells)), key=lambda k: (cells[k][1], cells[k][0], cells[k][3]))
     ordered = [(p, w, i) for p, w, _, i in (cells[k] for k in order)]
     dtype = getattr(torch, tr.dtype)
-    layout = _Layout([w for _, w, _ in ordered], exp.data.dim, exp.model.depth)
-    net = _Net(layout, exp.model.activation, device)
-    index, bound = layout.gather()
+    minibatch = tr.batch_size is not None and tr.batch_size < exp.data.n_train
+    step_rows = tr.batch_size if minibatch else exp.data.n_train + exp.data.n_test
+    tiles = _Tiles([w for _, w, _ in ordered], exp.data.dim, exp.model.depth, step_rows,
+                   torch.device(device).type)
+    index, bound = tiles.gather([exp.n_params(w) for _, w, _ in ordered])
     index = torch.from_numpy(index)
     if exp.model.family == "mlp":
         vectors = many_cell_uniforms(exp, [(w, data_seed, i) for _, w, i in ordered])
@@ -407,6 +597,7 @@ def train_chunk(points: Sequence[Experiment], cells: Sequence[tuple[int, int, in
                                zip(vectors, ordered, strict=True)])[index]
     params = params.to(device=device, dtype=dtype)
     grad = torch.zeros_like(params)
+    tiles.bind(exp.model.activation, params, grad)
     # per-parameter hyperparameters, when the chunk's points differ in them
     starts = np.cumsum([0] + [len(v) for v in vectors])
     cell_of_param = torch.from_numpy(
@@ -423,15 +614,23 @@ def train_chunk(points: Sequence[Experiment], cells: Sequence[tuple[int, int, in
                                                 for p, _, _ in ordered]))
     x_train, y_train, x_test, y_test, x_pop, f_train, f_pop = _chunk_samples(
         points, [p for p, _, _ in ordered], data_seed, device)
-    n = x_train.shape[0]
+    n, n_test = x_train.shape[0], x_test.shape[0]
+    xt_both = _augment(torch.cat([x_train, x_test])).t().contiguous()  # (dim + 1, n + n_test)
+    xt_train, xt_test = xt_both[:, :n], xt_both[:, n:]
+    xt_pop = _augment(x_pop).t().contiguous()
     rec_index = {e: k for k, e in enumerate(exp.epochs)}
     res = {m: params.new_full((len(rec_index), len(cells)), torch.nan) for m in metric_names(exp)}
     inits = exp.seeds.init  # chunks hold every init seed of their (point, width)
     groups = len(cells) // inits
     keep_predictions = records_predictions(exp)
+    stats = PopulationStats(params, len(cells), population_blocks(x_pop.shape[0]), inits,
+                            keep_predictions)
     if keep_predictions:
         pred_mean = params.new_empty((len(rec_index), groups, x_pop.shape[0]))
         pred_var = params.new_empty((len(rec_index), groups))
+    slab = max(1, _EVAL_ELEMENTS[params.device.type] // tiles.max_units)
+    scratch_rows = max(min(slab, x_pop.shape[0]), n + n_test)  # population slabs, train + test
+    scratch = params.new_empty(tiles.max_units * scratch_rows * (1 + (exp.model.depth > 1)))
 
     def record(epoch: int, train_pred: Tensor, test_pred: Tensor) -> None:
         k = rec_index[epoch]
@@ -439,41 +638,39 @@ def train_chunk(points: Sequence[Experiment], cells: Sequence[tuple[int, int, in
         res["f_error_train"][k] = _mse(train_pred, f_train)
         res["test_loss"][k] = _mse(test_pred, y_test)
         if x_pop.shape[0]:
-            stats = _population(net, params, x_pop, f_pop, inits, keep_predictions)
-            res["f_error"][k] = stats.f_error
+            _population(tiles, xt_pop, f_pop, stats, scratch)
+            res["f_error"][k], res["f_error_se"][k] = stats.f_error, stats.f_error_se
             if keep_predictions:
                 pred_mean[k], pred_var[k] = stats.mean, stats.var_init
 
-    if tr.batch_size is None or tr.batch_size >= n:
-        x_both = torch.cat([x_train, x_test])
-        for epoch in range(tr.epochs + 1):
+    if not minibatch:
+        for epoch in range(tr.epochs):
             recorded = epoch in rec_index
-            pred, cache = net.forward(params, x_both if recorded else x_train)
+            pred = tiles.backprop(xt_both if recorded else xt_train, y_train, tr.loss, recorded)
             if recorded:
                 record(epoch, pred[:, :n], pred[:, n:])
-            if epoch == tr.epochs:
-                break
-            net.backward(params, cache, _loss_grad(tr.loss, pred[:, :n], y_train, 1.0 / n), grad)
             opt.step(params, grad)
-    else:
+        if tr.epochs in rec_index:
+            pred = tiles.forward(xt_both, scratch)
+            record(tr.epochs, pred[:, :n], pred[:, n:])
+    else:  # each cell its own minibatch rows, gathered
         gens = shuffle_generators(exp, [(w, data_seed, i) for _, w, i in ordered])
-        weight = x_train.new_zeros(len(cells), n)
-        scratch = x_train.new_empty(layout.n_units * max(n, x_test.shape[0]))
         for epoch in range(tr.epochs + 1):
             if epoch in rec_index:
-                record(epoch, *(net.forward(params, x, scratch)[0] for x in (x_train, x_test)))
+                record(epoch, *(tiles.forward(x, scratch) for x in (xt_train, xt_test)))
             if epoch == tr.epochs:
                 break
             if epoch % _SHUFFLE_BLOCK == 0:
                 block = min(_SHUFFLE_BLOCK, tr.epochs - epoch)
-                perms = torch.stack([shuffle_keys(g, block, n) for g in gens]).argsort(
-                    dim=2).to(device)
+                perms = _argsort(torch.stack([shuffle_keys(g, block, n) for g in gens])).to(
+                    device)
             perm = perms[:, epoch % _SHUFFLE_BLOCK]
             for start in range(0, n, tr.batch_size):
-                idx = perm[:, start:start + tr.batch_size]
-                weight.zero_().scatter_(1, idx, 1.0 / idx.shape[1])
-                pred, cache = net.forward(params, x_train)
-                net.backward(params, cache, _loss_grad(tr.loss, pred, y_train, weight), grad)
+                idx = perm[:, start:start + tr.batch_size].contiguous()
+                batch = xt_train.index_select(1, idx.view(-1)).view(-1, *idx.shape)
+                y = (y_train.index_select(0, idx.view(-1)).view_as(idx) if y_train.dim() == 1
+                     else y_train.gather(1, idx))
+                tiles.backprop(batch.transpose(0, 1).contiguous(), y, tr.loss, False)
                 opt.step(params, grad)
     inverse = torch.from_numpy(np.argsort(order))
     out = {m: v.to("cpu", torch.float64)[:, inverse].numpy() for m, v in res.items()}

@@ -19,8 +19,9 @@ from ..config import Experiment, field
 
 __all__ = ["Chunk", "estimate_seconds", "plan_chunks"]
 
-#: rough single-process CPU costs, seconds per hidden unit and row (benchmarks/seed_grid.py)
-_TRAIN_COST, _EVAL_COST = 1.5e-8, 1.3e-9
+#: rough single-process CPU costs, seconds per hidden unit and row, trained or evaluated
+#: (benchmarks/minibatch.py, benchmarks/vs_vmap.py)
+_TRAIN_COST, _EVAL_COST = 5e-9, 1.5e-9
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,7 @@ def estimate_seconds(experiment: Experiment) -> float:
         return cells * flops / 3e9
     units = sum(exp.model.width) * cells
     depth_factor = 1 + (worst.model.depth - 1) * max(exp.model.width) / max(1, d.dim)
-    bs = worst.train.batch_size or d.n_train
+    bs = min(worst.train.batch_size or d.n_train, d.n_train)  # a step costs its rows
     steps = exp.train.epochs * math.ceil(d.n_train / bs)
     evals = len(exp.epochs) * (d.n_test + d.n_population)
-    return units * depth_factor * (steps * d.n_train * _TRAIN_COST + evals * _EVAL_COST)
+    return units * depth_factor * (steps * bs * _TRAIN_COST + evals * _EVAL_COST)

@@ -17,16 +17,35 @@ from typing import Any
 import numpy as np
 import torch
 import xarray as xr
-from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
 from ..config import Experiment, load_experiment
-from ..results import MemoryStore, ZarrStore, metric_names, now, provenance
+from ..results import (
+    MemoryStore,
+    ZarrStore,
+    estimate_store_bytes,
+    metric_names,
+    now,
+    provenance,
+    storage_bytes,
+    variable_bytes,
+)
+from ._backends import check_backend, open_pool
+from ._budget import (
+    DEFAULT_MEMORY_BUDGET,
+    PROCESS_BYTES,
+    RunPlan,
+    chunk_bytes,
+    fit_chunks,
+    format_bytes,
+    parse_bytes,
+    result_bytes,
+)
 from ._closed_form import fit_chunk
 from ._engine import train_chunk
-from ._plan import Chunk, plan_chunks
+from ._plan import Chunk
 
-__all__ = ["run"]
+__all__ = ["plan_run", "run"]
 
 #: Default number of first-layer hidden units per chunk (keeps a chunk in cache on CPU).
 CPU_CHUNK_UNITS = 8192
@@ -97,7 +116,8 @@ def _call(exp: Experiment, **kwargs: Any) -> str:
 
 def run(experiment, *, device: str = "auto", n_jobs: int = 1, progress: bool = True,
         out: str | Path | None = None, fresh: bool = False,
-        chunk_units: int | None = None) -> xr.Dataset:
+        chunk_units: int | None = None, backend: str = "local", scheduler: Any = None,
+        memory_budget: str | int | None = None, wait: bool = False) -> xr.Dataset:
     """Train every cell of the experiment's grid and return the labelled metrics.
 
     Parameters
@@ -105,21 +125,38 @@ def run(experiment, *, device: str = "auto", n_jobs: int = 1, progress: bool = T
     experiment : Experiment or mapping or path
         Anything :func:`ddlab.load_experiment` accepts.
     device : {"auto", "cpu", "cuda", "cuda:N"}
-        ``auto`` picks CUDA when available. On CUDA all chunks run in this
-        process, one after another.
+        ``auto`` picks CUDA when available (CPU with the dask backend). On
+        CUDA all chunks run in this process, one after another.
     n_jobs : int
-        CPU worker processes (joblib); each uses one torch thread. ``-1`` uses
-        every core.
+        CPU worker processes (joblib), or the workers of the LocalCluster that
+        ``scheduler = "local"`` starts; each uses one torch thread. ``-1``
+        uses every core.
     progress : bool
         Show a progress bar over cells.
     out : str or Path, optional
         A zarr store to write chunk by chunk. If it exists and holds the same
-        experiment, only missing chunks are computed (resume).
+        experiment, only missing chunks are computed (resume). The run holds
+        the store's lock until it ends.
     fresh : bool
         Overwrite an existing store at ``out``, even of another experiment.
     chunk_units : int, optional
-        Hidden units per chunk; the default suits the device. Results do not
-        depend on it beyond float round-off.
+        Most hidden units per chunk; the default suits the device, and the
+        memory budget may make chunks smaller. Results do not depend on it
+        beyond float round-off.
+    backend : {"local", "dask"}
+        ``local``: this process, or ``n_jobs`` joblib processes. ``dask``: the
+        workers of a Dask cluster (``ddlab[dask]``); results are bit-identical.
+    scheduler : str or distributed.Client or cluster, optional
+        Dask only: ``"local"`` (a LocalCluster of ``n_jobs`` workers on
+        127.0.0.1), a scheduler address ``"tcp://host:port"``, a ``Client``,
+        or a cluster object such as ``dask_jobqueue.SLURMCluster``. Default:
+        dask's ``scheduler-address`` setting, else ``"local"``.
+    memory_budget : str or int, optional
+        Peak resident memory allowed per process, e.g. ``"2GB"`` or
+        ``"1.5GiB"`` (default 2 GiB); chunks are sized to fit it.
+    wait : bool
+        If another run holds the lock of ``out``, wait for it instead of
+        refusing; the chunks it computed are then not computed again.
 
     Returns
     -------
@@ -133,9 +170,13 @@ def run(experiment, *, device: str = "auto", n_jobs: int = 1, progress: bool = T
     Raises
     ------
     ValueError
-        On a bad experiment, device, ``n_jobs`` or ``chunk_units``, an
-        unwritable ``out``, or an ``out`` holding another experiment (unless
-        ``fresh``).
+        On a bad experiment, device, ``n_jobs``, ``chunk_units``, backend or
+        memory budget, a budget too small for one chunk or (without ``out``)
+        for the results, an unreachable scheduler, an unwritable ``out``, an
+        ``out`` holding another experiment (unless ``fresh``) or locked by
+        another run (unless ``wait``). Nothing on disk is touched then.
+    ddlab.results.StorageFullError
+        If the disk fills up; the store stays resumable.
 
     Examples
     --------
@@ -145,38 +186,97 @@ def run(experiment, *, device: str = "auto", n_jobs: int = 1, progress: bool = T
     ('width', 'epoch', 'data_seed', 'init_seed')
     """
     exp = load_experiment(experiment)
-    dev = _resolve_device(device)
+    check_backend(backend, scheduler, "cpu" if device == "auto" else device)
+    dev = "cpu" if backend == "dask" else _resolve_device(device)
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1:
         raise ValueError(f"n_jobs = {n_jobs!r}: expected a positive integer or -1")
+    plan = plan_run(exp, device=dev, memory_budget=memory_budget, chunk_units=chunk_units)
+    if out is None and plan.local_bytes + storage_bytes(exp) > plan.budget:
+        raise ValueError(f"out = None: the results take {format_bytes(storage_bytes(exp))} "
+                         f"in memory, more than memory_budget = {format_bytes(plan.budget)} "
+                         f"allows; give out (--out) to stream them to a store")
     on_cuda = dev.startswith("cuda")
-    default = CUDA_CHUNK_UNITS if on_cuda else CPU_CHUNK_UNITS
+    t0 = time.perf_counter()
+    options = {"backend": backend, "scheduler": scheduler, "memory_budget": memory_budget}
+    call = _call(exp, device=device, n_jobs=n_jobs, out=None if out is None else str(out),
+                 fresh=fresh, **{k: v for k, v in options.items() if v not in (None, "local")})
+    where = torch.cuda.get_device_name(dev) if on_cuda else "cpu"
+    attrs = provenance(exp, call, where, {"torch_version": torch.__version__})
+    with contextlib.ExitStack() as stack:  # the pool first: a bad scheduler touches nothing
+        pool = stack.enter_context(open_pool(backend, scheduler, 1 if on_cuda else n_jobs))
+        store = MemoryStore(exp, attrs) if out is None else ZarrStore(out, exp, attrs, fresh,
+                                                                      wait)
+        stack.callback(store.close)
+        chunks = plan.chunks
+        todo = sorted((c for c in chunks if not store.is_complete(c.region(exp))),
+                      key=lambda c: -_cost(exp, c))  # largest first: no long chunk last
+        total = sum(c.n_cells(exp) for c in chunks)
+        left = sum(c.n_cells(exp) for c in todo)
+        with tqdm(total=total, initial=total - left, unit="cell", disable=not progress,
+                  desc=exp.name) as bar, _one_thread():
+            for chunk, arrays in pool.map(_worker, ((exp, c, dev) for c in todo)):
+                store.write(chunk.region(exp), arrays)
+                del arrays  # not held while the next chunk trains
+                bar.update(chunk.n_cells(exp))
+        note = f"computed {len(todo)} of {len(chunks)} chunks"
+        if store.resumed and not todo:  # nothing new: the stored provenance stays as it was
+            return store.finish({}, attrs["command"], note)
+        return store.finish({"finished": now(),
+                             "wall_time_s": time.perf_counter() - t0, "n_jobs": n_jobs,
+                             "backend": f"{pool.name} ({pool.where})",
+                             "memory_budget_bytes": plan.budget,
+                             "chunk_units": plan.chunk_units,
+                             "n_chunks": len(chunks), "chunks_computed": len(todo)},
+                            attrs["command"], note)
+
+
+def _cost(exp: Experiment, chunk: Chunk) -> int:
+    """Hidden units of a chunk, summed over its cells: its relative training time."""
+    per_width = chunk.n_cells(exp) // (chunk.widths[1] - chunk.widths[0])
+    return per_width * sum(exp.model.width[slice(*chunk.widths)])
+
+
+def plan_run(experiment, *, device: str = "cpu", memory_budget: str | int | None = None,
+             chunk_units: int | None = None) -> RunPlan:
+    """How :func:`run` splits an experiment's grid, and the memory and disk it needs.
+
+    Parameters
+    ----------
+    experiment : Experiment or mapping or path
+    device : str
+        A resolved device (``cpu``, ``cuda[:N]``); it sets the default chunk size.
+    memory_budget : str or int, optional
+        As :func:`run` takes it (default 2 GiB).
+    chunk_units : int, optional
+        Most hidden units per chunk (default: the device's).
+
+    Returns
+    -------
+    RunPlan
+
+    Raises
+    ------
+    ValueError
+        On a bad budget or ``chunk_units``, or a budget too small for one chunk.
+    """
+    exp = load_experiment(experiment)
+    default = CUDA_CHUNK_UNITS if device.startswith("cuda") else CPU_CHUNK_UNITS
     units = chunk_units or (CLOSED_FORM_UNITS if exp.closed_form else default)
     if isinstance(units, bool) or not isinstance(units, int) or units < 1:
         raise ValueError(f"chunk_units = {chunk_units!r}: expected a positive integer")
-    t0 = time.perf_counter()
-    call = _call(exp, device=device, n_jobs=n_jobs, out=None if out is None else str(out),
-                 fresh=fresh)
-    where = torch.cuda.get_device_name(dev) if on_cuda else "cpu"
-    attrs = provenance(exp, call, where, {"torch_version": torch.__version__})
-    store = MemoryStore(exp, attrs) if out is None else ZarrStore(out, exp, attrs, fresh)
-    chunks = plan_chunks(exp, units)
-    todo = [c for c in chunks if not store.is_complete(c.region(exp))]
-    total = sum(c.n_cells(exp) for c in chunks)
-    left = sum(c.n_cells(exp) for c in todo)
-    with tqdm(total=total, initial=total - left, unit="cell", disable=not progress,
-              desc=exp.name) as bar, _one_thread():
-        if on_cuda or n_jobs == 1 or len(todo) <= 1:
-            results = (_worker(exp, c, dev) for c in todo)
-        else:
-            results = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
-                delayed(_worker)(exp, c, dev) for c in todo)
-        for chunk, arrays in results:
-            store.write(chunk.region(exp), arrays)
-            bar.update(chunk.n_cells(exp))
-    note = f"computed {len(todo)} of {len(chunks)} chunks"
-    if store.resumed and not todo:  # nothing new: the stored provenance stays as it was
-        return store.finish({}, attrs["command"], note)
-    return store.finish({"finished": now(),
-                         "wall_time_s": time.perf_counter() - t0, "n_jobs": n_jobs,
-                         "n_chunks": len(chunks), "chunks_computed": len(todo)},
-                        attrs["command"], note)
+    budget = DEFAULT_MEMORY_BUDGET if memory_budget is None else parse_bytes(memory_budget)
+    units, chunks = fit_chunks(exp, budget, units, memory_budget)
+    # ddlab.results.build_dataset fills each variable of a new store's skeleton in memory,
+    # the next one before the last is freed: the two largest at once
+    skeleton = sum(sorted(variable_bytes(exp).values())[-2:])
+    if PROCESS_BYTES + skeleton > budget:
+        raise ValueError(f"memory_budget = {memory_budget!r}: too small for this grid's store, "
+                         f"whose skeleton takes {format_bytes(skeleton)} while the store is "
+                         f"created; raise the budget or shrink the grid")
+    work = max(chunk_bytes(exp, c) for c in chunks)
+    return RunPlan(
+        chunk_units=units, chunks=chunks, budget=budget,
+        local_bytes=PROCESS_BYTES + max(work, skeleton),
+        worker_bytes=PROCESS_BYTES + work,
+        parent_bytes=PROCESS_BYTES + max(skeleton, 2 * max(result_bytes(exp, c) for c in chunks)),
+        store_bytes=estimate_store_bytes(exp))

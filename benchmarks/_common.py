@@ -1,0 +1,98 @@
+"""Shared helpers of the benchmarks: side-by-side timing, SGEMM throughput, useful FLOPs.
+
+Every benchmark runs with one torch thread and times the things it compares
+in one process, interleaved (A, B, A, B, ...) and takes medians, so that a
+loaded machine slows both sides alike and the printed ratios stay meaningful.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import torch
+
+import ddlab
+
+__all__ = ["dir_bytes", "interleaved", "machine", "peak_rss_bytes", "sgemm_gflops",
+           "useful_flops"]
+
+torch.set_num_threads(1)
+
+
+def interleaved(cases: Mapping[str, Callable[[], object]], repeats: int,
+                warm: bool = True) -> dict[str, float]:
+    """Median wall time in seconds of each case, the cases run in turn ``repeats`` times.
+
+    With ``warm``, each case runs once first, untimed.
+    """
+    if warm:
+        for fn in cases.values():
+            fn()
+    times: dict[str, list[float]] = {k: [] for k in cases}
+    for _ in range(repeats):
+        for name, fn in cases.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def sgemm_gflops(n: int = 1024, repeats: int = 5) -> float:
+    """Single-thread float32 matrix-multiply throughput (median of ``repeats``), GFLOP/s."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    out = torch.empty(n, n)
+    torch.mm(a, b, out=out)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        torch.mm(a, b, out=out)
+        times.append(time.perf_counter() - t0)
+    return 2 * n**3 / statistics.median(times) / 1e9
+
+
+def useful_flops(exp: ddlab.Experiment) -> float:
+    """Dense FLOPs of an experiment's networks: 6 N per trained row, 2 N per evaluated row.
+
+    N is a cell's number of parameters; a trained row is one training row in
+    one step (forward and backward), an evaluated row one row of the train,
+    test or population sample at a recorded epoch (forward only). Sweeps count
+    every point at the first point's sizes.
+    """
+    total = 0.0
+    points = 1
+    for _, values in exp.sweep:
+        points *= len(values)
+    point = exp.point((0,) * len(exp.sweep)) if exp.sweep else exp
+    d = point.data
+    evaluated = (d.n_train + d.n_test + d.n_population) * len(exp.epochs)
+    for width in exp.model.width:
+        params = point.n_params(width) * exp.seeds.init * exp.seeds.data * points
+        total += params * (6 * d.n_train * exp.train.epochs + 2 * evaluated)
+    return total
+
+
+def peak_rss_bytes(pid: int | str = "self") -> int:
+    """Peak resident memory of a process so far (Linux ``VmHWM``; this one by default).
+
+    Not ``ru_maxrss``: Linux carries that over an exec, so a child reports its
+    parent's size if the parent was larger.
+    """
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"/proc/{pid}/status has no VmHWM")
+
+
+def dir_bytes(path: str | Path) -> int:
+    """Total size of the files under ``path``."""
+    return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file())
+
+
+def machine() -> str:
+    """One line naming the machine and the software."""
+    return (f"{os.cpu_count()} cores, torch {torch.__version__}, ddlab {ddlab.__version__}, "
+            f"1 torch thread per process; single-thread SGEMM {sgemm_gflops():.0f} GFLOP/s")

@@ -1,0 +1,20 @@
+"""Every benchmark's ``--quick`` mode runs to the end (a smoke test, not a timing)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT
+
+SCRIPTS = ["vs_vmap.py", "minibatch.py", "large_grid.py", "population_error.py"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_benchmark_quick_mode_runs(script):
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), "--quick"],
+                         capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "GFLOP/s" in out.stdout or "spread" in out.stdout, out.stdout
