@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
+import multiprocessing
+import os
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 from .._version import __version__
 from ..results import check_writable, experiment_of, open_results
-from ._paperfile import PaperFile, read_paper_file
+from ._paperfile import Entry, PaperFile, read_paper_file
 
 __all__ = ["add_parser", "main", "reproduce"]
 
@@ -40,7 +42,9 @@ def add_parser(sub) -> None:
     p.add_argument("--out", help="stores and figures (default: results, or results/quick "
                                  "with --quick)")
     p.add_argument("--only", nargs="+", metavar="NAME", help="only these experiments")
-    p.add_argument("--n-jobs", type=int, default=1, help="CPU worker processes (-1: all)")
+    p.add_argument("--n-jobs", type=int, default=-1,
+                   help="worker processes, each running whole experiments (default -1: one "
+                        "per core)")
     p.add_argument("--paper-file", default=str(PAPER_FILE), help="the paper file")
     p.set_defaults(handler=main)
 
@@ -93,8 +97,49 @@ def _speed(paper: PaperFile, out: Path, quick: bool) -> tuple[dict[str, float], 
     return timings, sims
 
 
+def _experiment(entry: Entry, quick: bool, root: Path) -> dict[str, object]:
+    """Run one experiment of the paper file into its store, draw its figures, take its numbers.
+
+    Runs in a worker process of :func:`reproduce` (or in the caller's with one job).
+    """
+    import matplotlib  # plotting and simulation load only when reproducing
+
+    matplotlib.use("Agg")
+    from ..plot import save
+    from ..sim import run
+    from ._figures import draw
+    from ._numbers import experiment_numbers
+
+    t0 = time.perf_counter()
+    exp = entry.experiment(quick)
+    store = root / f"{entry.name}.zarr"
+    stale = _stale(store, exp)
+    ds = run(exp, out=store, progress=False, fresh=bool(stale))
+    note = ds.attrs["history"].splitlines()[-1].rsplit("(", 1)[-1].rstrip(")")
+    note += f" ({stale}: store replaced)" if stale else ""
+    ds = open_results(store)
+    exp = experiment_of(ds)
+    figures = []
+    for fig in entry.figures:
+        figures += save(draw(fig, ds, exp, quick), root / "figures" / fig.name)
+    numbers = {}
+    if entry.numbers:
+        theories = {f.options["theory"] for f in entry.figures if "theory" in f.options}
+        numbers = experiment_numbers(entry.name, ds, exp, sorted(theories),
+                                     {f.kind for f in entry.figures})
+    return {"note": note, "figures": figures, "numbers": numbers,
+            "computed": not note.startswith("computed 0 "), "seconds": time.perf_counter() - t0}
+
+
+def _jobs(n_jobs: int) -> int:
+    """Worker processes for ``n_jobs`` (``-1``: one per core)."""
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1:
+        raise ValueError(f"n_jobs = {n_jobs!r}: expected a positive integer or -1")
+    return (os.cpu_count() or 1) if n_jobs == -1 else n_jobs
+
+
 def reproduce(quick: bool = False, out: str | Path | None = None,
-              only: list[str] | None = None, n_jobs: int = 1,
+              only: list[str] | None = None, n_jobs: int = -1,
               paper_file: str | Path = PAPER_FILE) -> dict[str, object]:
     """Run, draw and number everything the paper file lists.
 
@@ -108,7 +153,10 @@ def reproduce(quick: bool = False, out: str | Path | None = None,
     only : list of str, optional
         Experiment names to do (default: all).
     n_jobs : int
-        CPU worker processes for the runs.
+        Worker processes, each running whole experiments, one torch thread
+        each (``-1``, the default: one per core). Stores, figures and
+        numbers do not depend on it; the speed table is timed afterwards, in
+        this process alone.
     paper_file : str or Path
         The paper file.
 
@@ -118,44 +166,39 @@ def reproduce(quick: bool = False, out: str | Path | None = None,
         ``figures`` (paths written), ``numbers`` (the numbers file),
         ``computed`` (experiments that computed chunks), ``seconds``.
     """
-    import matplotlib  # plotting and simulation load only when reproducing
-
-    matplotlib.use("Agg")
-    from ..plot import save
-    from ..sim import run
-    from ._figures import draw
-    from ._numbers import experiment_numbers, parse, render, speed_numbers
+    from ._numbers import parse, render, speed_numbers
 
     t0 = time.perf_counter()
     paper = read_paper_file(paper_file)
     entries = paper.select(only)
+    jobs = min(_jobs(n_jobs), len(entries))
     root = Path(out) if out else (RESULTS / "quick" if quick else RESULTS)
     numbers_dir = PAPER_NUMBERS if out is None and not quick else root / "generated"
     for path in (root / "figures", numbers_dir):
         check_writable(path / "probe")
-    figures, computed, numbers = [], [], {}
-    for k, entry in enumerate(entries, 1):
-        exp = entry.experiment(quick)
-        store = root / f"{entry.name}.zarr"
-        t1 = time.perf_counter()
-        stale = _stale(store, exp)
-        ds = run(exp, out=store, n_jobs=n_jobs, progress=sys.stderr.isatty(),
-                 fresh=bool(stale))
-        note = ds.attrs["history"].splitlines()[-1].rsplit("(", 1)[-1].rstrip(")")
-        note += f" ({stale}: store replaced)" if stale else ""
-        if not note.startswith("computed 0 "):
-            computed.append(entry.name)
-        ds = open_results(store)
-        exp = experiment_of(ds)
-        for fig in entry.figures:
-            drawn = draw(fig, ds, exp, quick)
-            figures += save(drawn, root / "figures" / fig.name)
-        if entry.numbers:
-            theories = {f.options["theory"] for f in entry.figures if "theory" in f.options}
-            numbers |= experiment_numbers(entry.name, ds, exp, sorted(theories),
-                                          {f.kind for f in entry.figures})
-        _say(f"[{k}/{len(entries)}] {entry.name}: {note}, {len(entry.figures)} figure(s), "
-             f"{time.perf_counter() - t1:.1f} s")
+    done: dict[str, dict[str, object]] = {}
+
+    def report(entry: Entry, result: dict[str, object]) -> None:
+        done[entry.name] = result
+        _say(f"[{len(done)}/{len(entries)}] {entry.name}: {result['note']}, "
+             f"{len(entry.figures)} figure(s), {result['seconds']:.1f} s")
+
+    if jobs == 1:
+        for entry in entries:
+            report(entry, _experiment(entry, quick, root))
+    else:  # largest first, so that no long experiment starts last
+        from ..sim import estimate_seconds
+
+        spawn = multiprocessing.get_context("spawn")  # no torch or matplotlib state forked
+        with ProcessPoolExecutor(jobs, mp_context=spawn) as pool:
+            futures = {pool.submit(_experiment, e, quick, root): e
+                       for e in sorted(entries, key=lambda e: -estimate_seconds(e.experiment(quick)))}
+            for future in as_completed(futures):
+                report(futures[future], future.result())
+    results = [done[e.name] for e in entries]  # in the paper file's order
+    figures = [f for r in results for f in r["figures"]]
+    computed = [e.name for e, r in zip(entries, results, strict=True) if r["computed"]]
+    numbers = {k: v for r in results for k, v in r["numbers"].items()}
     if paper.speed and (not only or paper.speed["experiment"] in only):
         timings, sims = _speed(paper, root, quick)
         numbers |= speed_numbers(timings, sims)
@@ -167,8 +210,9 @@ def reproduce(quick: bool = False, out: str | Path | None = None,
     numbers_file.write_text(render(numbers, quick))
     seconds = time.perf_counter() - t0
     _say(f"reproduce: {len(entries)} experiments ({len(computed)} computed, "
-         f"{len(entries) - len(computed)} reused), {len(figures)} figure files in "
-         f"{root / 'figures'}, {len(numbers)} numbers in {numbers_file}, {seconds:.1f} s")
+         f"{len(entries) - len(computed)} reused) in {jobs} process(es), {len(figures)} "
+         f"figure files in {root / 'figures'}, {len(numbers)} numbers in {numbers_file}, "
+         f"{seconds:.1f} s")
     return {"figures": figures, "numbers": numbers_file, "computed": computed,
             "seconds": seconds}
 

@@ -120,7 +120,8 @@ def save(fig: Figure, path: str | Path,
     Files are written in the house style at :data:`DPI` dots per inch, with
     TrueType (Type 42) fonts in PDF, a fixed SVG hash salt, and without the
     metadata that changes between runs or matplotlib versions (creation date,
-    software).
+    software). The layout is computed once, for the PDF when there is one, and
+    reused for the other formats.
 
     Parameters
     ----------
@@ -137,10 +138,16 @@ def save(fig: Figure, path: str | Path,
     list of Path
         The files written.
     """
-    written = []
-    for target, fmt in _paths(path, formats):
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with style():
-            fig.savefig(target, format=fmt, dpi=DPI, metadata=_METADATA[fmt])
-        written.append(target)
-    return written
+    paths = _paths(path, formats)
+    engine = fig.get_layout_engine()
+    try:
+        # PDF first: its layout is the cheaper one to reuse for PNG (measured)
+        for target, fmt in sorted(paths, key=lambda p: p[1] != "pdf"):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with style():
+                fig.savefig(target, format=fmt, dpi=DPI, metadata=_METADATA[fmt])
+            if engine is not None:  # later formats reuse the layout (it is in inches)
+                fig.set_layout_engine("none")
+    finally:
+        fig.set_layout_engine(engine)
+    return [target for target, _ in paths]
