@@ -191,8 +191,8 @@ def reproduce(quick: bool = False, out: str | Path | None = None,
 
         spawn = multiprocessing.get_context("spawn")  # no torch or matplotlib state forked
         with ProcessPoolExecutor(jobs, mp_context=spawn) as pool:
-            futures = {pool.submit(_experiment, e, quick, root): e
-                       for e in sorted(entries, key=lambda e: -estimate_seconds(e.experiment(quick)))}
+            order = sorted(entries, key=lambda e: -estimate_seconds(e.experiment(quick)))
+            futures = {pool.submit(_experiment, e, quick, root): e for e in order}
             for future in as_completed(futures):
                 report(futures[future], future.result())
     results = [done[e.name] for e in entries]  # in the paper file's order
