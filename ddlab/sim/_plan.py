@@ -70,7 +70,9 @@ def plan_chunks(experiment: Experiment, chunk_units: int) -> list[Chunk]:
     A chunk holds consecutive widths, each with all its init seeds (so means
     over initialisations are computed within one chunk), for one value of
     every shape-changing swept key, and one data seed (gradient descent: the
-    cells share their inputs) or all of them (closed-form fits). A width that
+    cells share their inputs) or, for closed-form fits, as many consecutive
+    data seeds as the widest width fits in ``chunk_units`` with (all of them
+    unless the budget is tight; at least one). A width that
     exceeds the budget alone gets a chunk of its own. The plan depends only on
     the experiment and ``chunk_units``, never on ``n_jobs``, so a resumed run
     recomputes exactly the chunks an uninterrupted run would.
@@ -90,7 +92,9 @@ def plan_chunks(experiment: Experiment, chunk_units: int) -> list[Chunk]:
     fixed = [(None,) if b else range(len(v)) for (_, v), b in zip(exp.sweep, batch, strict=True)]
     group = math.prod(len(v) for (_, v), b in zip(exp.sweep, batch, strict=True) if b)
     n_data = exp.seeds.data
-    seed_ranges = [(0, n_data)] if exp.closed_form else [(d, d + 1) for d in range(n_data)]
+    per_seed = group * exp.seeds.init * max(exp.model.width)
+    step = min(n_data, max(1, chunk_units // per_seed)) if exp.closed_form else 1
+    seed_ranges = [(d, min(d + step, n_data)) for d in range(0, n_data, step)]
     chunks: list[Chunk] = []
     for idx in np.ndindex(*map(len, fixed)):
         sweep = tuple(f[i] for f, i in zip(fixed, idx, strict=True))

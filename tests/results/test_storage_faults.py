@@ -127,6 +127,7 @@ def test_a_second_run_on_a_locked_store_refuses_in_one_line(capsys, tmp_path, sl
     assert not (tmp_path / ".busy.zarr.lock").exists()
 
 
+@pytest.mark.slow
 def test_with_wait_the_second_run_waits_and_computes_nothing_twice(tmp_path, slow):
     out = tmp_path / "shared.zarr"
     first = _start(slow, out)

@@ -147,7 +147,7 @@ def test_stores_outside_the_checkout_record_no_commit(tmp_path, monkeypatch):
         _provenance.git_state.cache_clear()
 
 
-@settings(max_examples=15, deadline=None,
+@settings(max_examples=6, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 2**32 - 1), units=st.integers(1, 12),
        noise=st.sampled_from([None, [0.1, 0.5]]))
@@ -208,7 +208,8 @@ def _partial_run(tmp_path: Path, config: Path, sig: int) -> tuple[Path, subproce
     return out, proc
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+@pytest.mark.parametrize("sig", [pytest.param(signal.SIGKILL, marks=pytest.mark.slow),
+                                 signal.SIGINT])
 def test_interrupted_run_resumes_to_identical_dataset(tmp_path, config, sig):
     out, proc = _partial_run(tmp_path, config, sig)
     _, err = proc.communicate()

@@ -89,6 +89,7 @@ def test_dask_results_equal_the_local_backend_bit_for_bit(tmp_path, config, clus
     assert_same(local, in_memory)
 
 
+@pytest.mark.slow
 def test_a_killed_worker_costs_only_its_chunks(tmp_path, slow, cluster):
     client = distributed.Client(cluster)
     pids = client.run(os.getpid)
@@ -112,7 +113,8 @@ def test_a_killed_worker_costs_only_its_chunks(tmp_path, slow, cluster):
     assert_same(ds, ddlab.run(slow, device="cpu", progress=False, chunk_units=UNITS))
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
+@pytest.mark.parametrize("sig", [signal.SIGINT,
+                                 pytest.param(signal.SIGKILL, marks=pytest.mark.slow)])
 def test_an_interrupted_parent_resumes_to_the_uninterrupted_result(tmp_path, slow, cluster,
                                                                    sig):
     out = tmp_path / "interrupted.zarr"

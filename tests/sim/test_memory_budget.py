@@ -102,6 +102,7 @@ def test_a_grid_larger_than_the_budget_runs_under_it(tmp_path):
     assert abs(estimated / peak - 1) < 0.3, (format_bytes(estimated), format_bytes(peak))
 
 
+@pytest.mark.slow  # a real run measured in a subprocess
 def test_show_estimates_peak_memory_and_store_size_within_30_percent(tmp_path):
     config = tmp_path / "log_spaced.toml"
     config.write_text(LOG_SPACED)
