@@ -104,6 +104,13 @@ init = 3
 """
 
 
+#: TINY made slow enough to interrupt: 12 chunks of about 0.2 s each with ``chunk_units = 6``
+#: (one width and data seed per chunk), recorded on a log-spaced grid
+SLOW = (TINY.replace("epochs = 8", "epochs = 600\nrecord = {log = 20}")
+        .replace("width = [1, 3, 5]", "width = [1, 2, 3, 4]")
+        .replace("data = 2", "data = 3").replace("init = 3", "init = 6"))
+
+
 def digest(path: Path) -> str:
     """A hash of every file under ``path`` (names and bytes)."""
     h = hashlib.sha256()

@@ -17,7 +17,6 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
-from scipy.stats import qmc
 
 from ..config import REAL_TARGETS, DataSpec, Experiment, load_experiment
 from ._seeding import cell_seed
@@ -104,6 +103,8 @@ def population_blocks(n_population: int) -> tuple[int, ...]:
 
 def _sobol(dim: int, n: int, seed: int) -> np.ndarray:
     """The first ``n`` points of a scrambled Sobol sequence in [0, 1)^dim."""
+    from scipy.stats import qmc  # scipy.stats takes a second to import: only when needed
+
     engine = qmc.Sobol(dim, scramble=True, rng=np.random.default_rng(seed))
     return engine.random_base2(max(0, n - 1).bit_length())[:n]
 

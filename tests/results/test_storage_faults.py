@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import zarr
 import zarr.storage._local as zarr_local
-from conftest import TINY
+from conftest import SLOW
 
 import ddlab
 from ddlab.cli import main
@@ -22,9 +22,6 @@ from ddlab.results import StoreLock
 
 UNITS = ["--chunk-units", "6", "--device", "cpu"]
 #: 12 chunks of about half a second each, so that a second run starts while the first runs
-SLOW = (TINY.replace("epochs = 8", "epochs = 300")
-        .replace("width = [1, 3, 5]", "width = [1, 2, 3, 4]")
-        .replace("data = 2", "data = 3").replace("init = 3", "init = 6"))
 
 
 def one_line(capsys) -> str:

@@ -184,7 +184,7 @@ def _partial_run(tmp_path: Path, config: Path, sig: int) -> tuple[Path, subproce
     child, since a shell without job control starts background jobs with SIGINT
     ignored, and Python then never raises KeyboardInterrupt.
     """
-    config.write_text(TINY.replace("epochs = 8", "epochs = 200")
+    config.write_text(TINY.replace("epochs = 8", "epochs = 200\nrecord = {log = 20}")
                       .replace("width = [1, 3, 5]", f"width = {list(range(1, 13))}")
                       .replace("init = 3", "init = 6"))
     out = tmp_path / "killed.zarr"

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import zarr
-from conftest import TINY
+from conftest import SLOW
 
 import ddlab
 from ddlab.cli import main
@@ -23,9 +23,6 @@ distributed = pytest.importorskip("distributed")
 
 #: 4 widths x 3 data seeds, one chunk each with chunk_units = 6 (12 chunks); slow enough
 #: (300 epochs) that a worker or the parent can be killed while chunks remain
-SLOW = (TINY.replace("epochs = 8", "epochs = 300")
-        .replace("width = [1, 3, 5]", "width = [1, 2, 3, 4]")
-        .replace("data = 2", "data = 3").replace("init = 3", "init = 6"))
 UNITS = 6
 
 
