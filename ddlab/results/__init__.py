@@ -25,6 +25,7 @@ from ._store import (
     check_writable,
     estimate_store_bytes,
     open_results,
+    skeleton_bytes,
     store_attrs,
     variable_bytes,
 )
@@ -54,6 +55,7 @@ __all__ = [
     "open_results",
     "provenance",
     "records_predictions",
+    "skeleton_bytes",
     "storage_bytes",
     "store_attrs",
     "variable_bytes",

@@ -27,8 +27,8 @@ from ..results import (
     metric_names,
     now,
     provenance,
+    skeleton_bytes,
     storage_bytes,
-    variable_bytes,
 )
 from ._backends import check_backend, open_pool
 from ._budget import (
@@ -266,9 +266,8 @@ def plan_run(experiment, *, device: str = "cpu", memory_budget: str | int | None
         raise ValueError(f"chunk_units = {chunk_units!r}: expected a positive integer")
     budget = DEFAULT_MEMORY_BUDGET if memory_budget is None else parse_bytes(memory_budget)
     units, chunks = fit_chunks(exp, budget, units, memory_budget)
-    # ddlab.results.build_dataset fills each variable of a new store's skeleton in memory,
-    # the next one before the last is freed: the two largest at once
-    skeleton = sum(sorted(variable_bytes(exp).values())[-2:])
+    # a new store's skeleton is written before any chunk trains: a transient peak of its own
+    skeleton = skeleton_bytes(exp)
     if PROCESS_BYTES + skeleton > budget:
         raise ValueError(f"memory_budget = {memory_budget!r}: too small for this grid's store, "
                          f"whose skeleton takes {format_bytes(skeleton)} while the store is "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import signal
 import subprocess
@@ -225,3 +226,34 @@ def test_interrupted_run_resumes_to_identical_dataset(tmp_path, config, sig):
     assert 0 < computed < resumed.attrs["n_chunks"] == 24
     whole = ddlab.run(config, device="cpu", progress=False, chunk_units=6)
     xr.testing.assert_equal(resumed[VARS].load(), whole[VARS])
+
+
+#: a grid with 1.4 GB of results, created as a store in a fresh process that prints the
+#: growth of its memory high-water mark (VmHWM) while it does
+BIG = {"name": "big", "data": {"dim": 2, "n_train": 8, "n_test": 8}, "model": {"width": [1, 2]},
+       "train": {"epochs": 3000}, "seeds": {"data": 4, "init": 1500}}
+SKELETON = """
+import json, re, sys
+from pathlib import Path
+import ddlab
+from ddlab.results import ZarrStore
+
+def hwm():
+    return int(re.search(r"VmHWM:\\s*(\\d+) kB", Path("/proc/self/status").read_text())[1]) << 10
+
+exp = ddlab.load_experiment(json.loads(sys.argv[2]))
+before = hwm()
+ZarrStore(sys.argv[1], exp, {}, fresh=False).close()
+print("grew", hwm() - before)
+"""
+
+
+def test_a_new_store_skeleton_takes_what_skeleton_bytes_says_not_its_results(tmp_path):
+    from ddlab.results import skeleton_bytes, storage_bytes
+
+    done = subprocess.run([sys.executable, "-c", SKELETON, str(tmp_path / "big.zarr"),
+                           json.dumps(BIG)], capture_output=True, text=True, check=True)
+    grew = int(done.stdout.split("grew")[-1])
+    exp = ddlab.load_experiment(BIG)
+    assert storage_bytes(exp) > 1e9 and grew < storage_bytes(exp) / 10
+    assert abs(skeleton_bytes(exp) / grew - 1) < 0.3, (skeleton_bytes(exp), grew)
