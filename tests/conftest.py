@@ -111,6 +111,19 @@ SLOW = (TINY.replace("epochs = 8", "epochs = 600\nrecord = {log = 20}")
         .replace("data = 2", "data = 3").replace("init = 3", "init = 6"))
 
 
+#: source of ``hwm()``, the peak resident bytes of the process so far, for scripts run in a
+#: fresh process: VmHWM, the high-water mark of the process's own memory map
+#: (``ru_maxrss`` is not: Linux carries it over an exec, so a child started by a large
+#: pytest process reports the parent's size)
+HWM = """
+import re
+from pathlib import Path
+
+def hwm():
+    return int(re.search(r"VmHWM:\\s*(\\d+) kB", Path("/proc/self/status").read_text())[1]) << 10
+"""
+
+
 def digest(path: Path) -> str:
     """A hash of every file under ``path`` (names and bytes)."""
     h = hashlib.sha256()

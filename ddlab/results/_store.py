@@ -271,10 +271,15 @@ def _sizes(experiment: Experiment) -> dict[str, int]:
     return size | dict(zip(exp.sweep_dims, exp.sweep_shape, strict=True))
 
 
+def _itemsize(name: str) -> int:
+    """Bytes per stored value of variable ``name``: flags are bool, the rest float64."""
+    return 1 if name in FLAGS else 8
+
+
 def variable_bytes(experiment: Experiment) -> dict[str, int]:
     """Uncompressed bytes of each variable a run of ``experiment`` writes."""
     size = _sizes(experiment)
-    return {name: (1 if name in FLAGS else 8) * int(np.prod([size[d] for d in dims]))
+    return {name: _itemsize(name) * int(np.prod([size[d] for d in dims]))
             for name, dims in variable_dims(experiment).items()}
 
 
@@ -290,8 +295,8 @@ def skeleton_bytes(experiment: Experiment) -> int:
     import zarr
 
     size = _sizes(experiment)
-    largest = max((1 if name in FLAGS else 8)
-                  * int(np.prod(_chunk_shape(dims, size, not experiment.closed_form)))
+    per_seed = not experiment.closed_form
+    largest = max(_itemsize(name) * int(np.prod(_chunk_shape(dims, size, per_seed)))
                   for name, dims in variable_dims(experiment).items())
     return _SKELETON_FIXED + int(zarr.config.get("async.concurrency")) * largest
 

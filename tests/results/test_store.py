@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import xarray as xr
 import zarr
-from conftest import ROOT, TINY, digest
+from conftest import HWM, ROOT, TINY, digest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -232,14 +232,10 @@ def test_interrupted_run_resumes_to_identical_dataset(tmp_path, config, sig):
 #: growth of its memory high-water mark (VmHWM) while it does
 BIG = {"name": "big", "data": {"dim": 2, "n_train": 8, "n_test": 8}, "model": {"width": [1, 2]},
        "train": {"epochs": 3000}, "seeds": {"data": 4, "init": 1500}}
-SKELETON = """
-import json, re, sys
-from pathlib import Path
+SKELETON = HWM + """
+import json, sys
 import ddlab
 from ddlab.results import ZarrStore
-
-def hwm():
-    return int(re.search(r"VmHWM:\\s*(\\d+) kB", Path("/proc/self/status").read_text())[1]) << 10
 
 exp = ddlab.load_experiment(json.loads(sys.argv[2]))
 before = hwm()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import HWM
 
 import ddlab
 from ddlab.cli import main
@@ -49,19 +50,14 @@ record = {log = 30}
 data = 3
 init = 20
 """
-#: prints the peak resident memory of a ``ddlab run`` in this very process: VmHWM, the
-#: high-water mark of this process's own memory map (``ru_maxrss`` is not: Linux carries it
-#: over an exec, so a child started by a large pytest process reports the parent's size)
-MEASURE = """
-import re, sys
-from pathlib import Path
+#: prints the peak resident memory of a ``ddlab run`` in this very process
+MEASURE = HWM + """
+import sys
 from ddlab.cli import main
 code = main(sys.argv[1:])
-kib = re.search(r"VmHWM:\\s*(\\d+) kB", Path("/proc/self/status").read_text())[1]
-print("peak", int(kib) * 1024)
+print("peak", hwm())
 sys.exit(code)
 """
-
 
 def _measured_run(config: Path, out: Path, *args: str) -> int:
     """Peak resident bytes of ``ddlab run`` in a fresh process."""
