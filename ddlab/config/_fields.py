@@ -293,6 +293,8 @@ FIELDS: tuple[Field, ...] = (
     _f("train", "weight_decay", "float", 0.0, low=0.0, sweep="batch", doc="L2 penalty"),
     _f("train", "epochs", "int", 50, low=0, sweep="", doc="passes over the training set"),
     _f("train", "batch_size", "batch", "full", doc="minibatch size or \"full\""),
+    _f("train", "shuffle", "choice", "cell", choices=("cell", "data"),
+       doc="minibatch order: each cell its own, or one per data set shared by its cells"),
     _f("train", "loss", "choice", "mse", choices=LOSSES, doc="training loss"),
     _f("train", "dtype", "choice", "float32", choices=DTYPES, sweep="", doc="float precision"),
     _f("train", "record", "record", "all", sweep="", doc="epochs at which metrics are kept"),

@@ -102,7 +102,9 @@ class ModelSpec:
 class TrainSpec:
     """Optimiser, schedule and numerics (``torch.optim`` semantics).
 
-    ``batch_size`` None means full batch. ``record`` keeps the spec as given:
+    ``batch_size`` None means full batch; ``shuffle`` says whose minibatch order
+    it is: ``"cell"``, each cell its own, or ``"data"``, one per data set shared
+    by all its cells (widths, inits and batched sweep points). ``record`` keeps the spec as given:
     ``"all"``, a tuple of epochs, or pairs such as ``(("every", k),)``,
     ``(("log", num),)`` or ``(("dense", k), ("log", num))``;
     :attr:`Experiment.epochs` resolves it against ``epochs`` when used.
@@ -118,6 +120,7 @@ class TrainSpec:
     weight_decay: float = _d("train.weight_decay")
     epochs: int = _d("train.epochs")
     batch_size: int | None = _d("train.batch_size")
+    shuffle: str = _d("train.shuffle")
     loss: str = _d("train.loss")
     dtype: str = _d("train.dtype")
     record: Any = _d("train.record")

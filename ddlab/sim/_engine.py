@@ -653,8 +653,9 @@ def train_chunk(points: Sequence[Experiment], cells: Sequence[tuple[int, int, in
         if tr.epochs in rec_index:
             pred = tiles.forward(xt_both, scratch)
             record(tr.epochs, pred[:, :n], pred[:, n:])
-    else:  # each cell its own minibatch rows, gathered
+    else:  # minibatches: one order per cell, gathered per cell, or one per data set, shared
         gens = shuffle_generators(exp, [(w, data_seed, i) for _, w, i in ordered])
+        shared = tr.shuffle == "data"
         for epoch in range(tr.epochs + 1):
             if epoch in rec_index:
                 record(epoch, *(tiles.forward(x, scratch) for x in (xt_train, xt_test)))
@@ -666,11 +667,16 @@ def train_chunk(points: Sequence[Experiment], cells: Sequence[tuple[int, int, in
                     device)
             perm = perms[:, epoch % _SHUFFLE_BLOCK]
             for start in range(0, n, tr.batch_size):
-                idx = perm[:, start:start + tr.batch_size].contiguous()
-                batch = xt_train.index_select(1, idx.view(-1)).view(-1, *idx.shape)
-                y = (y_train.index_select(0, idx.view(-1)).view_as(idx) if y_train.dim() == 1
-                     else y_train.gather(1, idx))
-                tiles.backprop(batch.transpose(0, 1).contiguous(), y, tr.loss, False)
+                if shared:  # every cell the same rows: the dense shared-input path
+                    idx = perm[0, start:start + tr.batch_size]
+                    batch, y = xt_train.index_select(1, idx), y_train.index_select(-1, idx)
+                else:
+                    idx = perm[:, start:start + tr.batch_size].contiguous()
+                    batch = xt_train.index_select(1, idx.view(-1)).view(-1, *idx.shape)
+                    batch = batch.transpose(0, 1).contiguous()
+                    y = (y_train.index_select(0, idx.view(-1)).view_as(idx)
+                         if y_train.dim() == 1 else y_train.gather(1, idx))
+                tiles.backprop(batch, y, tr.loss, False)
                 opt.step(params, grad)
     inverse = torch.from_numpy(np.argsort(order))
     out = {m: v.to("cpu", torch.float64)[:, inverse].numpy() for m, v in res.items()}

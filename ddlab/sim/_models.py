@@ -181,7 +181,10 @@ def minibatch_order(experiment, width: int, data_seed: int, init_seed: int) -> T
 
     Epoch ``e`` visits ``order[e]`` in consecutive slices of ``batch_size``
     (the last one may be shorter). The permutations are argsorts of uniforms
-    drawn from the cell's own shuffle stream.
+    drawn from a shuffle stream: the cell's own (``train.shuffle = "cell"``),
+    or its data set's, shared by every cell of that data seed
+    (``train.shuffle = "data"``), in which case the order depends on the root
+    seed and ``data_seed`` only.
 
     Parameters
     ----------
@@ -203,9 +206,14 @@ def shuffle_generators(experiment: Experiment,
                        cells: Sequence[tuple[int, int, int]]) -> list[torch.Generator]:
     """The shuffle streams of ``(width, data_seed, init_seed)`` cells.
 
-    See :func:`minibatch_order`.
+    One stream per cell, or with ``train.shuffle = "data"`` one per distinct
+    data seed, in order of first appearance. See :func:`minibatch_order`.
     """
-    return generators(experiment.seeds.root, "shuffle", cells)
+    if experiment.train.shuffle == "data":
+        coords = [(d,) for d in dict.fromkeys(d for _, d, _ in cells)]
+    else:
+        coords = list(cells)
+    return generators(experiment.seeds.root, "shuffle", coords)
 
 
 def shuffle_keys(gen: torch.Generator, epochs: int, n: int) -> Tensor:

@@ -65,6 +65,7 @@ def test_roundtrip_through_dict():
     ({"train": {"epochs": 2.5}}, "train.epochs", "2.5"),
     ({"train": {"record": [0, 99]}}, "train.record", "[0, 99]"),
     ({"train": {"dtype": "float16"}}, "train.dtype", "'float16'"),
+    ({"train": {"shuffle": "init"}}, "train.shuffle", "'init'"),
     ({"seeds": {"init": 0}}, "seeds.init", "0"),
     ({"model": {"depth": 0}}, "model.depth", "0"),
     ({"train": {"nesterov": True}}, "train.nesterov", "True"),

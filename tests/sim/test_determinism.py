@@ -55,6 +55,26 @@ def test_n_jobs_does_not_matter(reference):
     _close(reference, ddlab.run(SPEC, device="cpu", progress=False, n_jobs=2, chunk_units=20))
 
 
+SHARED = {**SPEC, "train": {**SPEC["train"], "batch_size": 4, "shuffle": "data"}}
+
+
+@pytest.mark.parametrize("chunk_units", [1, 13, 100_000])
+def test_shared_shuffle_does_not_depend_on_chunking(chunk_units):
+    ref = ddlab.run(SHARED, device="cpu", progress=False)
+    _close(ref, ddlab.run(SHARED, device="cpu", progress=False, chunk_units=chunk_units))
+
+
+def test_shared_shuffle_is_one_order_per_data_seed():
+    exp = ddlab.load_experiment(SHARED)
+    first = ddlab.minibatch_order(exp, 1, 0, 0)
+    for width, i in [(9, 0), (2, 3)]:
+        np.testing.assert_array_equal(ddlab.minibatch_order(exp, width, 0, i), first)
+    assert not np.array_equal(ddlab.minibatch_order(exp, 1, 1, 0), first)
+    own = exp.replace(train={"shuffle": "cell"})
+    assert not np.array_equal(ddlab.minibatch_order(own, 9, 0, 1),
+                              ddlab.minibatch_order(own, 1, 0, 0))
+
+
 @requires_cuda
 def test_cuda_matches_cpu(reference):
     _close(reference, ddlab.run(SPEC, device="cuda", progress=False))

@@ -27,6 +27,8 @@ CASES = [
     ("rmsprop", {"lr": 0.003}, 2, "identity", "full"),
     ("rmsprop", {"lr": 0.003, "momentum": 0.3, "weight_decay": 0.001}, 1, "tanh", 5),
     ("adam", {"loss": "l1"}, 1, "relu", 4),
+    ("adam", {"shuffle": "data"}, 2, "relu", 5),
+    ("sgd", {"lr": 0.05, "momentum": 0.9, "shuffle": "data"}, 1, "tanh", 4),
 ]
 
 

@@ -54,12 +54,24 @@ def test_per_cell_hyperparameters_match_plain_torch_loop():
             np.testing.assert_allclose(got[name], curve, rtol=1e-5, err_msg=f"{name} {idx}")
 
 
+def test_shared_shuffle_with_per_cell_targets_matches_plain_torch_loop():
+    # a noise sweep gives each batched point its own targets; the order is the data set's
+    exp = ddlab.load_experiment(_with(data={"noise": [0.2, 1.5]},
+                                      train={"batch_size": 3, "shuffle": "data"}))
+    ds = ddlab.run(exp, device="cpu", progress=False)
+    for k, (width, d, i) in enumerate([(1, 0, 1), (6, 1, 0)]):
+        got = cell_curves(ds.isel(noise=k), width, d, i)
+        for name, curve in plain_curves(exp.point((k,)), width, d, i).items():
+            np.testing.assert_allclose(got[name], curve, rtol=1e-5, err_msg=name)
+
+
 @pytest.mark.parametrize("key,values", [
     ("train.optimizer", ["sgd", "rmsprop"]),
     ("model.activation", ["tanh", "relu"]),
     ("model.depth", [1, 2]),
     ("data.dim", [2, 4]),
     ("train.batch_size", ["full", 3]),
+    ("train.shuffle", ["cell", "data"]),
 ])
 def test_shape_changing_sweeps_equal_separate_runs(key, values):
     section, name = key.split(".")
