@@ -7,9 +7,11 @@
 
 Grid: 20 log-spaced widths 1-64 x 20 init seeds, n_train = 512, n_test = 100,
 dim 5, Adam, no population sample, metrics recorded at the last epoch only;
-each cell draws its own shuffle (``train.batch_size`` = 128, 32, 8). The cost
-of an epoch is the difference between runs of 3E and E epochs, divided by 2E,
-so set-up (data, initialisation, recording) cancels.
+``train.batch_size`` = 128, 32, 8, each with ``train.shuffle = "cell"`` (each
+cell its own order, the default) and ``"data"`` (one order per data set,
+shared by its cells). The cost of an epoch is the difference between runs of
+3E and E epochs, divided by 2E, so set-up (data, initialisation, recording)
+cancels.
 """
 
 from __future__ import annotations
@@ -27,25 +29,26 @@ GRID = {
     "seeds": {"init": 20},
 }
 QUICK = {"model": {"width": [1, 4, 16]}, "seeds": {"init": 4}}
-BATCHES = ("full", 128, 32, 8)
+#: (batch_size, shuffle) cases; full batch has no order to share
+CASES = (("full", "cell"), *((b, s) for b in (128, 32, 8) for s in ("cell", "data")))
 
 
-def experiment(batch, epochs: int, quick: bool) -> ddlab.Experiment:
-    """The benchmark grid at one batch size, trained ``epochs`` epochs."""
-    exp = ddlab.load_experiment(GRID).replace(train={"batch_size": batch, "epochs": epochs,
-                                                     "record": [epochs]})
+def experiment(batch, shuffle: str, epochs: int, quick: bool) -> ddlab.Experiment:
+    """The benchmark grid at one batch size and shuffle, trained ``epochs`` epochs."""
+    exp = ddlab.load_experiment(GRID).replace(train={"batch_size": batch, "shuffle": shuffle,
+                                                     "epochs": epochs, "record": [epochs]})
     return exp.replace(**QUICK) if quick else exp
 
 
-def epoch_costs(epochs: int, repeats: int, quick: bool) -> dict[object, float]:
-    """Seconds per epoch at every batch size, measured side by side."""
+def epoch_costs(epochs: int, repeats: int, quick: bool) -> dict[tuple, float]:
+    """Seconds per epoch of every case, measured side by side."""
     cases = {}
-    for batch in BATCHES:
+    for case in CASES:
         for e in (epochs, 3 * epochs):
-            exp = experiment(batch, e, quick)
-            cases[(batch, e)] = lambda exp=exp: ddlab.run(exp, device="cpu", progress=False)
+            exp = experiment(*case, e, quick)
+            cases[(case, e)] = lambda exp=exp: ddlab.run(exp, device="cpu", progress=False)
     t = interleaved(cases, repeats)
-    return {b: (t[(b, 3 * epochs)] - t[(b, epochs)]) / (2 * epochs) for b in BATCHES}
+    return {c: (t[(c, 3 * epochs)] - t[(c, epochs)]) / (2 * epochs) for c in CASES}
 
 
 def main() -> None:
@@ -56,12 +59,14 @@ def main() -> None:
     args = parser.parse_args()
     epochs, repeats = (1, 1) if args.quick else (args.epochs, args.repeats)
     print(machine())
-    print("20 log-spaced widths 1-64 x 20 seeds, n_train 512, dim 5, Adam, own shuffle per cell"
+    print("20 log-spaced widths 1-64 x 20 seeds, n_train 512, dim 5, Adam"
           + (" [--quick: widths 1, 4, 16 x 4 seeds]" if args.quick else ""))
     cost = epoch_costs(epochs, repeats, args.quick)
-    for batch in BATCHES:
-        print(f"batch {batch!s:>4}: {1e3 * cost[batch]:8.2f} ms per epoch, "
-              f"{cost[batch] / cost['full']:5.2f} x full batch")
+    full = cost[CASES[0]]
+    for batch, shuffle in CASES:
+        c = cost[(batch, shuffle)]
+        print(f"batch {batch!s:>4}, shuffle {shuffle}: {1e3 * c:8.2f} ms per epoch, "
+              f"{c / full:5.2f} x full batch")
 
 
 if __name__ == "__main__":

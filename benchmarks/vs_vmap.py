@@ -13,14 +13,16 @@ records (train and test loss and the error in f on the training inputs at
 every recorded epoch; with a population sample also ``f_error``, its
 standard error from the replicate blocks, and the init mean and variance of
 the predictions at every population point), and with minibatches every model
-draws its own shuffle. Both run in this process with one torch thread,
-interleaved, and the printed time is the median of ``--repeats`` runs.
+draws its own shuffle (``minibatch-32-shared``: one shuffle per epoch shared
+by all models, ddlab's ``train.shuffle = "data"``, both sides). Both run in
+this process with one torch thread, interleaved, and the printed time is the
+median of ``--repeats`` runs.
 
 Workloads: the lecture grid as shipped (``experiments/seed_high_noise.toml``)
 and without population metrics; 20 log-spaced widths 1-64 x 100 seeds x 1,000
 epochs; widths 16-1,024 (powers of two) x 20 seeds x 200 epochs at n_train =
 100, dim 10; minibatches of 128, 32 and 8 at n_train = 512 (20 log-spaced
-widths 1-64 x 20 seeds, 20 epochs).
+widths 1-64 x 20 seeds, 20 epochs), and batch 32 with the shared shuffle.
 """
 
 from __future__ import annotations
@@ -60,6 +62,10 @@ WORKLOADS = {
                           {"model": {"width": [1, 16]}, "train": {"epochs": 1},
                            "seeds": {"init": 3}})
        for b in (128, 32, 8)},
+    "minibatch-32-shared": ({**MINIBATCH, "train": {**MINIBATCH["train"], "batch_size": 32,
+                                                    "shuffle": "data"}},
+                            {"model": {"width": [1, 16]}, "train": {"epochs": 1},
+                             "seeds": {"init": 3}}),
 }
 
 
@@ -121,11 +127,14 @@ def vmap_ensemble(exp: ddlab.Experiment) -> dict[str, list[torch.Tensor]]:
                 ((pred - y) ** 2).mean(1).sum().backward()
                 opt.step()
                 continue
-            perms = torch.stack([torch.randperm(n, generator=g) for g in gens])
+            one = exp.train.shuffle == "data"  # one order: every model the same rows
+            perm = (torch.randperm(n, generator=gens[0]) if one else
+                    torch.stack([torch.randperm(n, generator=g) for g in gens]))
+            forward = shared if one else own
             for start in range(0, n, bs):
-                idx = perms[:, start:start + bs]
+                idx = perm[..., start:start + bs]
                 opt.zero_grad()
-                ((own(params, buffers, x[idx]) - y[idx]) ** 2).mean(1).sum().backward()
+                ((forward(params, buffers, x[idx]) - y[idx]) ** 2).mean(1).sum().backward()
                 opt.step()
         for k, v in rec.items():
             out.setdefault(k, []).append(torch.stack(v))
