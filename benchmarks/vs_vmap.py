@@ -158,13 +158,13 @@ def main() -> None:
     args = parser.parse_args()
     repeats = 1 if args.quick else args.repeats
     print(machine())
-    print(f"{'workload':>16} {'ddlab':>9} {'vmap':>9} {'ratio':>7}")
+    print(f"{'workload':>20} {'ddlab':>9} {'vmap':>9} {'ratio':>7}")
     for name in args.only:
         exp = workload(name, args.quick)
         t = interleaved({"ddlab": lambda exp=exp: ddlab.run(exp, device="cpu", progress=False),
                          "vmap": lambda exp=exp: vmap_ensemble(exp)}, repeats,
                         warm=exp.train.epochs <= 50)
-        print(f"{name:>16} {t['ddlab']:8.3f}s {t['vmap']:8.3f}s {t['vmap'] / t['ddlab']:6.1f}x")
+        print(f"{name:>20} {t['ddlab']:8.3f}s {t['vmap']:8.3f}s {t['vmap'] / t['ddlab']:6.1f}x")
 
 
 if __name__ == "__main__":
