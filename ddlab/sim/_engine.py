@@ -167,8 +167,9 @@ class _Net:
     cells' output gradients sampled at the same pattern, written into ``grad``.
     """
 
-    def __init__(self, layout: _Layout, activation: str, params: Tensor, grad: Tensor):
-        self.layout, self.params, self.grad = layout, params, grad
+    def __init__(self, layout: _Layout, activation: str, params: Tensor, grad: Tensor,
+                 work: Tensor):
+        self.layout, self.params, self.grad, self.work = layout, params, grad, work
         self.act = ACTIVATION[activation]
         device = params.device
         self.cell_of_unit = layout.cell_of_unit.to(device)
@@ -208,21 +209,26 @@ class _Net:
         self._rows.view(-1, wa.shape[0]).copy_(wa.t())
         torch.mm(self.first_cells, x.reshape(-1, x.shape[2]), out=z1)
 
+    def _buffer(self, k: int, rows: int) -> Tensor:
+        """(units, rows) view of row k of the workspace."""
+        return self.work[k, :self.layout.n_units * rows].view(self.layout.n_units, rows)
+
     def forward(self, x: Tensor, scratch: Tensor | None = None):
         """Outputs (cells, rows) for inputs x, and what backward needs.
 
-        Given a ``scratch`` buffer of at least H x rows elements (twice that for
-        depth > 1), nothing is kept for backward and the hidden layers are
-        computed in place in it.
+        Without ``scratch``, the first layer's pre-activations and activations
+        go to the workspace, for backward. Given a ``scratch`` buffer of at
+        least H x rows elements (twice that for depth > 1), nothing is kept
+        for backward and the hidden layers are computed in place in it.
         """
         lay = self.layout
         keep = scratch is None
         act = self.act.fn if keep else self.act.inplace
         rows = x.shape[-1]
         size = lay.n_units * rows
-        z1 = x.new_empty(lay.n_units, rows) if keep else scratch[:size].view(lay.n_units, rows)
+        z1 = self._buffer(0, rows) if keep else scratch[:size].view(lay.n_units, rows)
         self._first(x, z1)
-        a1 = act(z1)
+        a1 = self.act.into(z1, self._buffer(1, rows)) if keep else act(z1)
         traces = []
         last = a1
         if lay.depth > 1:
@@ -258,7 +264,8 @@ class _Net:
         torch.sparse.sampled_addmm(self.readout_grad, last, g.t(), beta=0.0,
                                    out=self.readout_grad)
         torch.sum(g, dim=1, out=gbo)
-        dlast = g.index_select(0, self.cell_of_unit).mul_(wo.unsqueeze(1))  # (H, n)
+        dlast = torch.index_select(g, 0, self.cell_of_unit, out=self._buffer(2, n))
+        dlast.mul_(wo.unsqueeze(1))  # (H, n)
         da1 = dlast
         if lay.depth > 1:
             da1 = torch.empty_like(dlast)
@@ -296,9 +303,12 @@ class _Tiles:
     step (units x rows) within :data:`_TILE_ELEMENTS`, so that they stay in
     cache; each has its own :class:`_Layout` on its own segment of the chunk's
     flat parameter buffer, and the optimiser steps the whole buffer at once.
+    ``rows`` is the most rows of one training step; :meth:`bind` sizes the
+    tiles' shared workspace from it.
     """
 
     def __init__(self, widths: Sequence[int], dim: int, depth: int, rows: int, device: str):
+        self.rows = rows
         budget = max(1, _TILE_ELEMENTS[device] // max(1, rows))
         bounds, start, units = [], 0, 0
         for k, w in enumerate(widths):
@@ -324,8 +334,14 @@ class _Tiles:
         return np.concatenate(index), np.concatenate([b for _, b in parts])
 
     def bind(self, activation: str, params: Tensor, grad: Tensor) -> None:
-        """Build each tile's network on its segments of ``params`` and ``grad``."""
-        self.nets = [_Net(lay, activation, params[a:b], grad[a:b]) for lay, a, b in
+        """Build each tile's network on its segments of ``params`` and ``grad``.
+
+        The tiles, trained one after another, share one workspace for their
+        activations and their gradient: three (units, rows) buffers, allocated
+        once (fresh allocations of a few MiB cost page faults at every step).
+        """
+        work = params.new_empty(3, self.max_units * self.rows)
+        self.nets = [_Net(lay, activation, params[a:b], grad[a:b], work) for lay, a, b in
                      zip(self.layouts, self.offsets[:-1], self.offsets[1:], strict=True)]
 
     def forward(self, x: Tensor, scratch: Tensor) -> Tensor:

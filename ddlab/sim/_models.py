@@ -41,10 +41,16 @@ class Activation(NamedTuple):
     inplace: Callable[[Tensor], Tensor]
     derivative: Callable[[Tensor, Tensor], Tensor]  # given z and a = fn(z)
 
+    def into(self, z: Tensor, out: Tensor) -> Tensor:
+        """fn(z) written into ``out`` (a preallocated buffer: no fresh pages to fault in)."""
+        if self.fn is torch.relu:
+            return torch.clamp_min(z, 0, out=out)
+        return self.inplace(out.copy_(z))
+
     def backprop(self, grad: Tensor, z: Tensor, a: Tensor) -> Tensor:
-        """grad * derivative(z, a), reusing ``grad`` where possible."""
+        """grad * derivative(z, a), computed in place in ``grad``."""
         if self.fn is torch.relu:  # one fused op, as autograd does
-            return torch.ops.aten.threshold_backward(grad, a, 0)
+            return torch.ops.aten.threshold_backward.grad_input(grad, a, 0, grad_input=grad)
         return grad.mul_(self.derivative(z, a))
 
 
