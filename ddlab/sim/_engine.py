@@ -250,13 +250,11 @@ class _Net:
     def backward(self, cache, g: Tensor) -> None:
         """Write into ``grad`` the gradient of sum_c loss_c, given g = dloss_c/dout_c.
 
-        ``g`` has shape (cells, n); only the first n rows of the cached forward
-        pass (the training rows) enter the gradient.
+        ``g`` has shape (cells, n), n the rows of the cached forward pass.
         """
         lay = self.layout
         x, z1, a1, traces, last = cache
         n = g.shape[1]
-        z1, a1, last = z1[:, :n], a1[:, :n], last[:, :n]
         grad = self.grad
         wo, _ = lay.out(self.params)
         gwo, gbo = lay.out(grad)
@@ -272,10 +270,10 @@ class _Net:
             for b, trace in zip(lay.buckets, traces, strict=True):
                 dh = dlast[b.units].view(b.n_cells, b.width, n)
                 for k in range(lay.depth - 2, -1, -1):
-                    z, h = (t[..., :n] for t in trace[k + 1])
+                    z, h = trace[k + 1]
                     dz = self.act.backprop(dh.clone(), z, h)
                     gwk, gbk = lay.deep(grad, b, k)
-                    torch.bmm(dz, trace[k][1][..., :n].transpose(1, 2), out=gwk)
+                    torch.bmm(dz, trace[k][1].transpose(1, 2), out=gwk)
                     torch.sum(dz, dim=2, out=gbk)
                     wk, _ = lay.deep(self.params, b, k)
                     dh = torch.bmm(wk.transpose(1, 2), dz)
@@ -283,7 +281,7 @@ class _Net:
         dz1 = self.act.backprop(da1, z1, a1)
         gwa = lay.first(grad)
         if x.dim() == 2:
-            torch.mm(x[:, :n], dz1.t(), out=gwa)
+            torch.mm(x, dz1.t(), out=gwa)
             return
         self._grad_rows.zero_()  # beta = 0 keeps NaN
         torch.sparse.sampled_addmm(self.first_cells_grad, dz1, x.reshape(-1, n).t(), beta=0.0,
@@ -351,16 +349,15 @@ class _Tiles:
     def backprop(self, x: Tensor, y: Tensor, loss: str, keep: bool) -> Tensor | None:
         """Forward and backward pass of every tile: the gradient of the loss lands in grad.
 
-        ``x``: shared inputs (dim + 1, rows) or per-cell inputs (cells, dim + 1, n);
-        ``y``: targets (n,) shared or (cells, n), n <= rows (the first n rows are
-        the training rows). Returns the outputs (cells, rows) if ``keep``.
+        ``x``: shared inputs (dim + 1, n) or per-cell inputs (cells, dim + 1, n);
+        ``y``: targets (n,) shared or (cells, n). Returns the outputs (cells, n)
+        if ``keep``.
         """
         outs = []
-        n = y.shape[-1]
         for net, cells in zip(self.nets, self.cells, strict=True):
             out, cache = net.forward(x if x.dim() == 2 else x[cells])
             target = y if y.dim() == 1 else y[cells]
-            net.backward(cache, _loss_grad(loss, out[:, :n], target, 1.0 / n))
+            net.backward(cache, _loss_grad(loss, out, target, 1.0 / y.shape[-1]))
             if keep:
                 outs.append(out)
         return _cat(outs) if keep else None
@@ -607,7 +604,7 @@ def train_chunk(points: Sequence[Experiment], cells: Sequence[tuple[int, int, in
     ordered = [(p, w, i) for p, w, _, i in (cells[k] for k in order)]
     dtype = getattr(torch, tr.dtype)
     minibatch = tr.batch_size is not None and tr.batch_size < exp.data.n_train
-    step_rows = tr.batch_size if minibatch else exp.data.n_train + exp.data.n_test
+    step_rows = tr.batch_size if minibatch else exp.data.n_train
     tiles = _Tiles([w for _, w, _ in ordered], exp.data.dim, exp.model.depth, step_rows,
                    torch.device(device).type)
     index, bound = tiles.gather([exp.n_params(w) for _, w, _ in ordered])
@@ -673,9 +670,9 @@ def train_chunk(points: Sequence[Experiment], cells: Sequence[tuple[int, int, in
     if not minibatch:
         for epoch in range(tr.epochs):
             recorded = epoch in rec_index
-            pred = tiles.backprop(xt_both if recorded else xt_train, y_train, tr.loss, recorded)
-            if recorded:
-                record(epoch, pred[:, :n], pred[:, n:])
+            pred = tiles.backprop(xt_train, y_train, tr.loss, recorded)
+            if recorded:  # the test rows apart: training activations stay contiguous
+                record(epoch, pred, tiles.forward(xt_test, scratch))
             opt.step(params, grad)
         if tr.epochs in rec_index:
             pred = tiles.forward(xt_both, scratch)
