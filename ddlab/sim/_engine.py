@@ -49,10 +49,11 @@ __all__ = ["PopulationStats", "train_chunk"]
 
 Tensor = torch.Tensor
 
-#: rows x hidden units per evaluation slab: stays in cache on CPU, fills the GPU on CUDA
-_EVAL_ELEMENTS = {"cpu": 1 << 19, "cuda": 1 << 26}
-#: rows x hidden units per training tile (see :class:`_Tiles`)
-_TILE_ELEMENTS = {"cpu": 1 << 19, "cuda": 1 << 28}
+#: rows x hidden units per evaluation slab: few slab calls on CPU, fills the GPU on CUDA
+#: (CPU sizes measured with benchmarks/vs_vmap.py and benchmarks/large_grid.py)
+_EVAL_ELEMENTS = {"cpu": 1 << 20, "cuda": 1 << 26}
+#: rows x hidden units per training tile (see :class:`_Tiles`): 1 MiB per buffer on CPU
+_TILE_ELEMENTS = {"cpu": 1 << 18, "cuda": 1 << 28}
 _SHUFFLE_BLOCK = 16  # epochs of minibatch order drawn at a time
 
 
