@@ -608,7 +608,8 @@ def train_chunk(points: Sequence[Experiment], cells: Sequence[tuple[int, int, in
     step_rows = tr.batch_size if minibatch else exp.data.n_train
     tiles = _Tiles([w for _, w, _ in ordered], exp.data.dim, exp.model.depth, step_rows,
                    torch.device(device).type)
-    index, bound = tiles.gather([exp.n_params(w) for _, w, _ in ordered])
+    sizes = {w: exp.n_params(w) for w in {w for _, w, _ in ordered}}
+    index, bound = tiles.gather([sizes[w] for _, w, _ in ordered])
     index = torch.from_numpy(index)
     if exp.model.family == "mlp":
         vectors = many_cell_uniforms(exp, [(w, data_seed, i) for _, w, i in ordered])

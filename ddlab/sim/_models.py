@@ -85,7 +85,8 @@ def many_cell_uniforms(experiment: Experiment,
                        cells: Sequence[tuple[int, int, int]]) -> list[Tensor]:
     """:func:`cell_uniforms` of many ``(width, data_seed, init_seed)`` cells."""
     gens = generators(experiment.seeds.root, "init", cells)
-    return [torch.rand(experiment.n_params(width), generator=gen, dtype=torch.float64)
+    sizes = {w: experiment.n_params(w) for w in {c[0] for c in cells}}
+    return [torch.rand(sizes[width], generator=gen, dtype=torch.float64)
             for (width, _, _), gen in zip(cells, gens, strict=True)]
 
 
