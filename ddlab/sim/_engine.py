@@ -692,10 +692,13 @@ def train_chunk(points: Sequence[Experiment], cells: Sequence[tuple[int, int, in
                 perms = _argsort(torch.stack([shuffle_keys(g, block, n) for g in gens])).to(
                     device)
             perm = perms[:, epoch % _SHUFFLE_BLOCK]
+            if shared:  # every cell the same rows: the dense shared-input path
+                x_epoch = xt_train.index_select(1, perm[0])  # the epoch's order, gathered once
+                y_epoch = y_train.index_select(-1, perm[0])
             for start in range(0, n, tr.batch_size):
-                if shared:  # every cell the same rows: the dense shared-input path
-                    idx = perm[0, start:start + tr.batch_size]
-                    batch, y = xt_train.index_select(1, idx), y_train.index_select(-1, idx)
+                if shared:
+                    stop = start + tr.batch_size
+                    batch, y = x_epoch[:, start:stop], y_epoch[..., start:stop]
                 else:
                     idx = perm[:, start:start + tr.batch_size].contiguous()
                     batch = xt_train.index_select(1, idx.view(-1)).view(-1, *idx.shape)
