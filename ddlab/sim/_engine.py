@@ -368,10 +368,7 @@ class _Optimizer:
     """torch.optim update rules applied to one flat parameter buffer.
 
     ``lr`` and ``weight_decay`` are floats, or tensors with one entry per
-    parameter when cells of one chunk use different values. Adam and AdamW
-    with float hyperparameters take torch's fused kernel, the update of
-    ``torch.optim.Adam(fused=True)`` (one pass over the buffer instead of
-    seven; it rounds differently from the default update in the last bit).
+    parameter when cells of one chunk use different values.
     """
 
     def __init__(self, spec, params: Tensor, lr: float | Tensor, weight_decay: float | Tensor):
@@ -382,21 +379,11 @@ class _Optimizer:
         self.m = zeros(params) if spec.optimizer in ("adam", "adamw") or spec.momentum else None
         self.v = zeros(params) if spec.optimizer in ("adam", "adamw", "rmsprop") else None
         self.work = torch.empty_like(params)  # denominators and scaled steps, reused
-        uniform = not isinstance(lr, Tensor) and not isinstance(weight_decay, Tensor)
-        self.fused = {"adam": torch._fused_adam_, "adamw": torch._fused_adamw_}.get(
-            spec.optimizer) if uniform else None
-        self.step_tensor = params.new_zeros(())
 
     def step(self, p: Tensor, g: Tensor) -> None:
         s, lr = self.spec, self.lr
         self.step_count += 1
         t = self.step_count
-        if self.fused is not None:
-            self.step_tensor.fill_(t)
-            self.fused([p], [g], [self.m], [self.v], [], [self.step_tensor], lr=lr,
-                       beta1=s.betas[0], beta2=s.betas[1], weight_decay=self.wd, eps=s.eps,
-                       amsgrad=False, maximize=False)
-            return
         if self.decay and s.optimizer != "adamw":
             g = g + p * self.wd
         if s.optimizer == "sgd":
