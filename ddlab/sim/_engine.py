@@ -322,14 +322,14 @@ class _Tiles:
         self.max_units = max(lay.n_units for lay in self.layouts)
         self.nets: list[_Net] = []
 
-    def gather(self, n_params: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    def gather(self) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`_Layout.gather` of every tile, into the uniforms of all cells concatenated.
 
-        ``n_params`` gives each cell's number of parameters.
+        A tile's cells hold its layout's ``size`` uniforms in all, so tile k's
+        start at ``offsets[k]``.
         """
-        first = np.concatenate([[0], np.cumsum(n_params)]).astype(np.int64)
         parts = [lay.gather() for lay in self.layouts]
-        index = [i + first[c.start] for (i, _), c in zip(parts, self.cells, strict=True)]
+        index = [i + start for (i, _), start in zip(parts, self.offsets[:-1], strict=True)]
         return np.concatenate(index), np.concatenate([b for _, b in parts])
 
     def bind(self, activation: str, params: Tensor, grad: Tensor) -> None:
@@ -608,8 +608,7 @@ def train_chunk(points: Sequence[Experiment], cells: Sequence[tuple[int, int, in
     step_rows = tr.batch_size if minibatch else exp.data.n_train
     tiles = _Tiles([w for _, w, _ in ordered], exp.data.dim, exp.model.depth, step_rows,
                    torch.device(device).type)
-    sizes = {w: exp.n_params(w) for w in {w for _, w, _ in ordered}}
-    index, bound = tiles.gather([sizes[w] for _, w, _ in ordered])
+    index, bound = tiles.gather()
     index = torch.from_numpy(index)
     if exp.model.family == "mlp":
         vectors = many_cell_uniforms(exp, [(w, data_seed, i) for _, w, i in ordered])

@@ -90,6 +90,25 @@ def test_gradient_descent_families_match_plain_torch_loop(family, activation, op
     assert [p.requires_grad for p in model.parameters()] == [False, False, True, False]
 
 
+def test_fixed_feature_cells_in_later_tiles_keep_their_own_features(monkeypatch):
+    # a training tile per cell or two: each tile's parameters start where the
+    # previous tiles' cells end, whatever the family counts as fitted parameters
+    from ddlab.sim import _engine
+
+    monkeypatch.setitem(_engine._TILE_ELEMENTS, "cpu", 12 * 5)
+    exp = ddlab.load_experiment({
+        "data": {"dim": 6, "n_train": 12, "n_test": 7, "n_population": 40, "noise": 0.4},
+        "model": {"family": "random_features", "activation": "tanh", "fit": "gd",
+                  "width": [2, 5]},
+        "train": {"optimizer": "adam", "lr": 0.02, "epochs": 15, "dtype": "float64"},
+        "seeds": {"data": 1, "init": 2}})
+    ds = ddlab.run(exp, device="cpu", progress=False)
+    for width, i in [(2, 1), (5, 0), (5, 1)]:
+        ref, got = plain_curves(exp, width, 0, i), cell_curves(ds, width, 0, i)
+        for name, curve in ref.items():
+            np.testing.assert_allclose(got[name], curve, rtol=1e-6, atol=1e-12, err_msg=name)
+
+
 def test_gd_linear_matches_closed_form_path():
     exp = ddlab.load_experiment({
         "data": {"target": "linear", "input": "normal", "dim": 30, "n_train": 20,
