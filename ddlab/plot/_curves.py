@@ -219,6 +219,7 @@ def _finish(ax: Axes, ds, over: str, ylabel: str, log: Any, title: str,
     set_scale(ax, "x", xs, "x" in axes)
     if "y" in axes:
         set_scale(ax, "y", ys, True)
+        _floor_bands(ax, ys)
     ax.set_xlabel(coord_label(ds, over, chars(ax, "x")))
     ax.set_ylabel(wrap(ylabel.replace("\n", " "), chars(ax, "y")))
     if title:
@@ -229,6 +230,24 @@ def _finish(ax: Axes, ds, over: str, ylabel: str, log: Any, title: str,
     if legend == "below":  # the legend takes height: wrap the y label to the laid-out axes
         ax.figure.draw_without_rendering()
         ax.set_ylabel(wrap(ylabel.replace("\n", " "), chars(ax, "y")))
+
+
+def _floor_bands(ax: Axes, ys: np.ndarray) -> None:
+    """On a log y axis, keep the autoscale within a decade below the lowest line.
+
+    A band's lower edge (mean - SE) can sit at or just above zero, which a log
+    axis would otherwise reach down to (1e-16 for a seed-constant error); the
+    band then runs off the bottom of the axes instead. Only the data limits
+    change, so axes sharing y still autoscale together.
+    """
+    positive = ys[ys > 0]
+    if ax.get_yscale() != "log" or not positive.size:
+        return
+    floor = positive.min() / 10
+    y0, y1 = ax.dataLim.intervaly
+    if y0 < floor:
+        ax.dataLim.intervaly = (floor, max(y1, floor))
+        ax.autoscale_view(scalex=False)
 
 
 def band_key(band: str | None, n: int) -> list[Patch]:

@@ -284,3 +284,33 @@ def test_bad_input_names_the_key(ds, call, match):
     with pytest.raises(ValueError, match=re.escape(match)):
         call(data)
 
+
+
+def _seed_cells(mean_by_width: np.ndarray, spread: np.ndarray) -> xr.Dataset:
+    """One epoch, 5 init seeds per width: ``mean + spread * (0, 0, 0, 0, 5) - spread``."""
+    offsets = np.array([0.0, 0.0, 0.0, 0.0, 5.0]) - 1.0
+    values = mean_by_width[:, None] + spread[:, None] * offsets
+    widths = 2 ** np.arange(len(mean_by_width))
+    return xr.Dataset({"f_error": (("width", "epoch", "data_seed", "init_seed"),
+                                   values[:, None, None, :],
+                                   {"long_name": "error in f", "units": "1"})},
+                      coords={"width": widths, "epoch": [5]})
+
+
+def test_log_axis_autoscales_to_the_lines_not_to_a_band_edge_at_zero():
+    # at the widest width the band's lower edge (mean - SE) is just above 0: 1e-12
+    mean = np.array([1.0, 1e-1, 1e-2, 1e-4])
+    ds = _seed_cells(mean, np.array([0.0, 0.0, 0.0, 1e-4 - 1e-12]))
+    c = plot.curves(ds, "f_error", log="y")
+    (band,) = c.bands.values()
+    assert band.get_paths()[0].vertices[:, 1].min() < 1e-11  # the band itself is kept
+    bottom, top = c.ax.get_ylim()  # a decade below the lowest line, plus the margin
+    assert mean.min() / 20 <= bottom < mean.min() and top >= mean.max()
+    # axes sharing y still autoscale to every panel's data
+    _, (left, right) = plt.subplots(1, 2, sharey=True)
+    plot.curves(ds, "f_error", log="y", ax=left, legend=False)
+    plot.curves(_seed_cells(mean * 1e3, np.zeros(4)), "f_error", log="y", ax=right,
+                legend=False)
+    bottom, top = left.get_ylim()
+    assert right.get_ylim() == (bottom, top)
+    assert top >= 1e3 and mean.min() / 100 <= bottom < mean.min()
