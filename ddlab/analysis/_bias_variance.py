@@ -22,7 +22,11 @@ def bias_variance(ds: xr.Dataset) -> xr.Dataset:
     - ``variance`` = ``variance_init`` + ``variance_data``;
     - ``mean_f_error`` = mean over seeds of ``f_error`` = ``bias2`` + ``variance``.
 
-    Both identities hold to float round-off, on the population sample.
+    Both identities hold to float round-off, on the population sample. With
+    one data set the variance over data sets cannot be told apart from that
+    data set's own error: ``variance_data`` is then 0 by construction and
+    ``bias2`` holds the data set's deviation too; its ``n_data_sets`` and
+    ``comment`` attributes say so (every term carries ``n_data_sets``).
 
     Parameters
     ----------
@@ -45,10 +49,20 @@ def bias_variance(ds: xr.Dataset) -> xr.Dataset:
         single_chunk(ds["f_population"], *core), single_chunk(ds["pred_var_init"], "data_seed"),
         input_core_dims=[core, core, ["data_seed"]], output_core_dims=[[], [], []],
         dask="parallelized", output_dtypes=[float, float, float])
-    return xr.Dataset({
+    n_data = ds.sizes["data_seed"]
+    variance_data = labelled(var_data, "variance over data sets, Var_data E_init")
+    if n_data == 1:
+        note = ("one data set: not estimable, 0 by construction; bias2 includes the data "
+                "set's own deviation from the mean over data sets")
+        before = variance_data.attrs.get("comment")
+        variance_data.attrs["comment"] = f"{before}; {note}" if before else note
+    out = xr.Dataset({
         "bias2": labelled(bias2, "squared bias mean_x (f̄(x) - f(x))²"),
         "variance": labelled(var_init + var_data, "variance mean_x mean_ks (f̂ - f̄)²"),
         "variance_init": labelled(var_init, "variance over initialisations, E_data Var_init"),
-        "variance_data": labelled(var_data, "variance over data sets, Var_data E_init"),
+        "variance_data": variance_data,
         "mean_f_error": labelled(ds["f_error"].mean(SEEDS), "mean over seeds of f_error"),
     }, attrs=ds.attrs)
+    for var in out.data_vars.values():
+        var.attrs["n_data_sets"] = n_data
+    return out

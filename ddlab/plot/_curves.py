@@ -21,6 +21,7 @@ from ._common import (
     axes_or_new,
     chars,
     coord_label,
+    coord_symbol,
     coord_text,
     is_log_spaced,
     log_axes,
@@ -184,11 +185,15 @@ def _threshold(ds: xr.Dataset | xr.DataArray, over: str, threshold: Any,
     if over == "epoch" or not isinstance(ds, xr.Dataset) or "experiment" not in ds.attrs:
         return None
     sub = select(ds, {d: v for d, v in at.items() if d not in ("width", "epoch")})
+    n = np.unique(sub["n_train"].values if "n_train" in sub.coords else
+                  experiment_of(ds).data.n_train)
     if over == "n_params":
-        n = sub["n_train"].values if "n_train" in sub.coords else \
-            experiment_of(ds).data.n_train
-        n = np.unique(n)
         return (float(n[0]), f"n_params = n_train = {int(n[0])}") if n.size == 1 else None
+    if experiment_of(ds).model.family != "mlp":
+        # fixed features: N (or p) >= n_train features fit the n_train points exactly; a
+        # train loss below TOL can come earlier (one-hot labels nearly in the span)
+        return (float(n[0]), f"interpolation threshold {coord_symbol(ds, 'width')} = n = "
+                             f"{int(n[0])}") if n.size == 1 else None
     if "train_loss" not in sub:
         return None
     # summarize(ds).interpolation_width's definition, without its peak search
@@ -233,7 +238,7 @@ def _finish(ax: Axes, ds, over: str, ylabel: str, log: Any, title: str,
 
 
 def _floor_bands(ax: Axes, ys: np.ndarray) -> None:
-    """On a log y axis, keep the autoscale within a decade below the lowest line.
+    """On a log y axis, keep the autoscale within half a decade below the lowest line.
 
     A band's lower edge (mean - SE) can sit at or just above zero, which a log
     axis would otherwise reach down to (1e-16 for a seed-constant error); the
@@ -243,7 +248,7 @@ def _floor_bands(ax: Axes, ys: np.ndarray) -> None:
     positive = ys[ys > 0]
     if ax.get_yscale() != "log" or not positive.size:
         return
-    floor = positive.min() / 10
+    floor = positive.min() / np.sqrt(10)
     y0, y1 = ax.dataLim.intervaly
     if y0 < floor:
         ax.dataLim.intervaly = (floor, max(y1, floor))
@@ -308,10 +313,12 @@ def curves(ds: xr.Dataset | xr.DataArray, var: str = "test_loss", over: str = "w
         the data.
     threshold : "auto", float, (float, str), or None
         A dotted vertical line at the interpolation threshold. ``"auto"``:
-        against n_params, at n_params = n_train; against width, at
-        :func:`ddlab.analysis.summarize`'s ``interpolation_width`` (the
-        smallest width whose final train loss, mean over seeds, is below
-        1e-3), when there is one; none against epoch. A number: there, in
+        against n_params, at n_params = n_train; against width, for the
+        fixed-feature families (``random_features``, ``linear``) at N (or p)
+        = n_train, and for networks at :func:`ddlab.analysis.summarize`'s
+        ``interpolation_width`` (the smallest width whose final train loss,
+        mean over seeds, is below 1e-3), when there is one; none against
+        epoch. A number: there, in
         units of ``over``; a (number, label) pair: there, with that legend
         label. None or False: no line.
     ax : matplotlib.axes.Axes, optional
@@ -497,7 +504,10 @@ def bias_variance(bv: xr.Dataset, over: str = "width", ax: Axes | None = None, *
         (mean ``f_error``), bias², variance, variance over inits, variance
         over data; no bands; ``theory`` and ``threshold`` are None. The
         variance is a wide pale line, so that its two parts, drawn over it,
-        stay visible where one of them is all of it.
+        stay visible where one of them is all of it. From one data set
+        (``n_data_sets`` = 1) there is no variance over data to show: the
+        variance and the variance over data are not drawn, and the labels
+        say that bias² holds the data set's own error.
     """
     parts = {"mean_f_error": ("total: mean f_error = bias² + variance", "black", "-", 1.8),
              "bias2": ("bias²", "#0072B2", "-", None),
@@ -507,6 +517,12 @@ def bias_variance(bv: xr.Dataset, over: str = "width", ax: Axes | None = None, *
     missing = [n for n in parts if n not in bv]
     if missing:
         raise ValueError(f"bv: no {', '.join(missing)}; pass ddlab.analysis.bias_variance(ds)")
+    if bv["variance_data"].attrs.get("n_data_sets") == 1:
+        parts = {"mean_f_error": ("total: mean f_error = bias² + variance over inits",
+                                  "black", "-", 1.8),
+                 "bias2": ("bias² (from one data set: holds its own error, no variance "
+                           "over data)", "#0072B2", "-", None),
+                 "variance_init": ("variance over inits (Var_init)", "#D55E00", "--", None)}
     with style():
         at = _one_line(bv, over, at)
         ax = axes_or_new(ax, (6.4, 3.6) if legend else None)
@@ -515,7 +531,8 @@ def bias_variance(bv: xr.Dataset, over: str = "width", ax: Axes | None = None, *
             da = select(bv[name], at)
             lines |= _draw(ax, da, over, None, "mean", label=label, color=color,
                            linestyle=ls, linewidth=lw)[0]
-        lines[parts["variance"][0]].set_alpha(0.35)
+        if "variance" in parts:
+            lines[parts["variance"][0]].set_alpha(0.35)
         sel = select(bv["bias2"], at)
         title = _scalar_coords(sel, [d for d in bv["bias2"].dims
                                      if d not in sel.dims and bv.sizes[d] > 1])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
@@ -81,8 +82,18 @@ def _positions(da: xr.DataArray, dim: str) -> tuple[xr.DataArray, np.ndarray, li
 _TICK_EVERY = 8
 
 
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
 def _plain(value: float, _pos: Any = None) -> str:
-    """A tick label as a plain number: 0.01, 0.5, 20, 1000 (no powers of ten)."""
+    """A tick label as a plain number: 0.001, 0.5, 20, 1000; 10⁴ and 10⁻⁴ beyond.
+
+    Powers of ten from 10⁴ up (and 10⁻⁴ down) are written as such, so that
+    neighbouring decade ticks (1000, 10⁴) do not run together.
+    """
+    exponent = round(math.log10(abs(value))) if value else 0
+    if abs(exponent) >= 4 and math.isclose(abs(value), 10.0**exponent, rel_tol=1e-9):
+        return ("-" if value < 0 else "") + "10" + str(exponent).translate(_SUPERSCRIPT)
     if value == int(value) and abs(value) < 1e7:
         return str(int(value))
     return f"{value:.3g}"
@@ -95,7 +106,7 @@ def set_scale(ax: Axes, which: str, values: np.ndarray,
     Log axes get ticks at 1, 2 and 5 times powers of ten up to two decades
     on x (three on y); beyond, at powers of ten, or at 1 and 3 times powers
     of ten when fewer than three powers of ten lie in the range. Ticks are
-    labelled as plain numbers.
+    labelled as plain numbers (powers of ten from 10⁴ on as such).
 
     Returns
     -------

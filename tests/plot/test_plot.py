@@ -161,6 +161,28 @@ def test_bias_variance_and_decomposition_draw_their_terms(ds):
     assert len(plot.decomposition(dec, over="epoch", lecture=True).lines) == 4
 
 
+def test_bias_variance_from_one_data_set_draws_no_variance_over_data():
+    one = ddlab.run({**SPEC, "model": {"width": [1, 4]},
+                     "seeds": {"root": 3, "data": 1, "init": 4}}, progress=False)
+    bv = ddlab.analysis.bias_variance(one)
+    assert bv["variance_data"].attrs["n_data_sets"] == 1
+    assert "not estimable" in bv["variance_data"].attrs["comment"]
+    np.testing.assert_array_equal(bv["variance_data"].values, 0.0)
+    c = plot.bias_variance(bv)
+    labels = list(c.lines)
+    assert len(labels) == 3 and not any("over data" in k and "no variance" not in k
+                                        for k in labels)
+    total, bias2, v_init = c.lines.values()
+    np.testing.assert_allclose(total.get_ydata(), bias2.get_ydata() + v_init.get_ydata())
+    assert "one data set" in labels[1]
+    # two data sets: every term, and no comment
+    bv2 = ddlab.analysis.bias_variance(ddlab.run({**SPEC, "model": {"width": [1, 4]}},
+                                                 progress=False))
+    assert bv2["bias2"].attrs["n_data_sets"] == 2
+    assert "not estimable" not in bv2["variance_data"].attrs.get("comment", "")
+    assert len(plot.bias_variance(bv2).lines) == 5
+
+
 def test_missing_cells_of_a_partial_store_are_masked(tmp_path):
     spec = {**SPEC, "model": {"width": [1, 2, 4]}, "seeds": {"root": 3, "data": 1, "init": 3}}
     store = tmp_path / "s.zarr"
@@ -228,6 +250,30 @@ def test_threshold_label_and_legend_below(ds):
     assert c.ax.get_legend() is None and len(c.ax.figure.legends) == 1
     with pytest.raises(ValueError, match="legend = 'left'"):
         plot.curves(ds, legend="left")
+
+
+def test_fixed_feature_threshold_sits_at_n_train_not_at_a_low_train_loss():
+    # one-hot-like targets nearly in the span: train loss < 1e-3 before N = n
+    rf = ddlab.run({"data": {"dim": 3, "n_train": 12, "n_test": 20, "noise": 0.0},
+                    "model": {"family": "random_features", "fit": "min_norm",
+                              "width": [4, 8, 10, 12, 16, 32]},
+                    "seeds": {"root": 5, "data": 2, "init": 2}}, progress=False)
+    c = plot.curves(rf, "test_loss")
+    assert c.threshold.get_xdata()[0] == 12.0
+    assert c.threshold.get_label() == "interpolation threshold N = n = 12"
+
+
+def test_decade_ticks_beyond_1000_do_not_run_together():
+    g = _grid([0, 1, 10, 100, 1000, 10000], [1, 2], np.arange(12.0).reshape(2, 6))
+    h = plot.heatmap(g, "m", log="x")
+    h.ax.figure.draw_without_rendering()
+    labels = [t.get_text() for t in h.ax.get_xticklabels()
+              if 0 <= t.get_position()[0] <= 10000]
+    assert labels == ["0", "1", "10", "100", "1000", "10⁴"]
+    c = plot.curves(_seed_cells(np.array([1.0, 1e-2, 1e-5]), np.zeros(3)), "f_error",
+                    log="y")
+    c.ax.figure.draw_without_rendering()
+    assert "10⁻⁵" in [t.get_text() for t in c.ax.get_yticklabels()]
 
 
 def test_sweep_grid_orders_wraps_and_titles_panels():
@@ -304,7 +350,7 @@ def test_log_axis_autoscales_to_the_lines_not_to_a_band_edge_at_zero():
     c = plot.curves(ds, "f_error", log="y")
     (band,) = c.bands.values()
     assert band.get_paths()[0].vertices[:, 1].min() < 1e-11  # the band itself is kept
-    bottom, top = c.ax.get_ylim()  # a decade below the lowest line, plus the margin
+    bottom, top = c.ax.get_ylim()  # half a decade below the lowest line, plus the margin
     assert mean.min() / 20 <= bottom < mean.min() and top >= mean.max()
     # axes sharing y still autoscale to every panel's data
     _, (left, right) = plt.subplots(1, 2, sharey=True)
