@@ -172,7 +172,7 @@ def draw(fig: Figure, ds: xr.Dataset, exp: Experiment, quick: bool):
     o = fig.options
     if fig.kind == "seed":
         out = _figure(_size(fig, (9.0, 6.2)))
-        plot.seed_figure(ds, out, widths=o.get("widths"))
+        plot.seed_figure(ds, out, widths=o.get("widths"), norm=o.get("norm"))
         return out
     if fig.kind == "heatmap":
         return plot.heatmap(ds, o.get("var", "test_loss"), x=o.get("x", "epoch"),

@@ -28,7 +28,7 @@ __all__ = ["FIGURE_KINDS", "Entry", "Figure", "PaperFile", "read_paper_file"]
 #: figure kinds and the keys each accepts besides ``name`` and ``kind``; every kind
 #: also takes ``size = [width, height]``, the figure's size in inches
 FIGURE_KINDS: dict[str, tuple[str, ...]] = {
-    "seed": ("widths", "size"),
+    "seed": ("widths", "norm", "size"),
     "heatmap": ("var", "x", "y", "norm", "at", "size"),
     "curves": ("var", "over", "at", "band", "threshold", "theory", "log", "size"),
     "bias_variance": ("over", "at", "size"),

@@ -8,6 +8,7 @@ from typing import Any, NamedTuple
 import matplotlib as mpl
 import numpy as np
 import xarray as xr
+from matplotlib import colors
 from matplotlib.colorbar import Colorbar
 from matplotlib.figure import Figure
 
@@ -27,6 +28,7 @@ from ._heatmap import (
     _norm,
     heatmap,
     key_handles,
+    log_ticks,
     mesh_key,
     reduced,
     set_scale,
@@ -304,6 +306,8 @@ def sweep_grid(ds: xr.Dataset, var: str = "test_loss", row: str | None = None,
                                label=var_label(da, prefix, _chars(fig.get_figheight())),
                                extend="max" if np.isinf(z).any() else "neither",
                                shrink=1.0 if nrow > 1 else 0.9)
+            if isinstance(mesh.norm, colors.LogNorm):
+                log_ticks(bar.ax.yaxis, np.array([mesh.norm.vmin, mesh.norm.vmax]))
             handles = key_handles(bool(np.isnan(z).any()), bool(np.isinf(z).any()))
         else:
             first = panels[0, 0]

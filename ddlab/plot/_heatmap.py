@@ -29,8 +29,8 @@ from ._common import (
 )
 from ._style import CMAP, DIVERGED, MISSING, style
 
-__all__ = ["Heatmap", "heatmap", "key_handles", "mesh_key", "missing_key", "reduced",
-           "set_scale", "variable"]
+__all__ = ["Heatmap", "heatmap", "key_handles", "log_ticks", "mesh_key", "missing_key",
+           "reduced", "set_scale", "variable"]
 
 
 class Heatmap(NamedTuple):
@@ -125,24 +125,33 @@ def set_scale(ax: Axes, which: str, values: np.ndarray,
             axis.set_major_locator(ticker.MaxNLocator(nbins="auto", integer=True,
                                                       steps=[1, 2, 2.5, 5, 10]))
         return scale, kw
+    log_ticks(axis, values, which, kw.get("linthresh"))
+    return scale, kw
+
+
+def log_ticks(axis: Any, values: np.ndarray, which: str = "y",
+              linthresh: float | None = None) -> None:
+    """:func:`set_scale`'s ticks and plain labels on a log (symlog with ``linthresh``) axis.
+
+    Also for a colour bar's axis under a log norm, ``values`` then its range.
+    """
     positive = np.asarray(values, dtype=float)
     positive = positive[positive > 0]
     decades = np.log10(positive.max() / positive.min()) if positive.size else 0.0
-    decades += 1.0 if scale == "symlog" else 0.0  # the linear part and the tick at 0
+    decades += 1.0 if linthresh is not None else 0.0  # the linear part and the tick at 0
     powers = np.floor(np.log10(positive.max())) - np.ceil(np.log10(positive.min())) + 1 \
         if positive.size else 0
     if decades <= (2.0 if which == "x" else 3.0):
         subs: tuple[float, ...] = (1.0, 2.0, 5.0)
     else:
         subs = (1.0, 3.0) if powers < 3 else (1.0,)
-    if scale == "log":
+    if linthresh is None:
         axis.set_major_locator(ticker.LogLocator(base=10, subs=subs))
     else:
         axis.set_major_locator(ticker.SymmetricalLogLocator(
-            base=10, linthresh=kw["linthresh"], subs=subs))
+            base=10, linthresh=linthresh, subs=subs))
     axis.set_major_formatter(ticker.FuncFormatter(_plain))
     axis.set_minor_formatter(ticker.NullFormatter())
-    return scale, kw
 
 
 def _norm(norm: Any, z: np.ndarray, vmin: float | None, vmax: float | None,
@@ -292,8 +301,7 @@ def heatmap(ds: xr.Dataset | xr.DataArray, var: str = "test_loss", x: str = "epo
             bar = ax.figure.colorbar(mesh, ax=ax, extend="max" if diverged.any() else "neither",
                                      label=var_label(da, prefix, chars(ax, "y")))
             if isinstance(norm_, colors.LogNorm):
-                bar.ax.yaxis.set_major_formatter(ticker.LogFormatter())
-                bar.ax.yaxis.set_minor_formatter(ticker.LogFormatter(labelOnlyBase=False))
+                log_ticks(bar.ax.yaxis, np.array([norm_.vmin, norm_.vmax]))
         if legend:
             missing_key(ax, bool(np.isnan(z).any()), bool(diverged.any()))
         return Heatmap(ax, mesh, bar)

@@ -274,6 +274,12 @@ def test_decade_ticks_beyond_1000_do_not_run_together():
                     log="y")
     c.ax.figure.draw_without_rendering()
     assert "10⁻⁵" in [t.get_text() for t in c.ax.get_yticklabels()]
+    # a log colour scale is labelled the same way: 0.02, 0.05, 0.1, ... not 1e-01
+    g = _grid([0, 1, 2], [1, 2], [[0.015, 0.1, 0.5], [0.03, 0.2, 1.7]])
+    bar = plot.heatmap(g, "m", norm="log").colorbar
+    bar.ax.figure.draw_without_rendering()
+    labels = [t.get_text() for t in bar.ax.get_yticklabels() if t.get_text()]
+    assert {"0.02", "0.1", "1"} <= set(labels) and not any("e" in t for t in labels)
 
 
 def test_sweep_grid_orders_wraps_and_titles_panels():
