@@ -208,6 +208,16 @@ def _threshold(ds: xr.Dataset | xr.DataArray, over: str, threshold: Any,
                    f"(first with final train loss < {TOL:g})")
 
 
+def _threshold_line(ax: Axes, ds: xr.Dataset | xr.DataArray, over: str, threshold: Any,
+                    at: Mapping[str, Any]) -> Line2D | None:
+    """The dotted vertical line at :func:`_threshold`'s place, if there is one."""
+    where = _threshold(ds, over, threshold, at)
+    if where is None:
+        return None
+    return ax.axvline(where[0], color="0.35", linestyle=":", linewidth=1.2,
+                      label=wrap(where[1], 40), zorder=1)
+
+
 def _finish(ax: Axes, ds, over: str, ylabel: str, log: Any, title: str,
             extra: list, legend: bool | str, lines: dict[str, Line2D]) -> None:
     def values(axis: str) -> np.ndarray:
@@ -384,11 +394,7 @@ def curves(ds: xr.Dataset | xr.DataArray, var: str = "test_loss", over: str = "w
             (theory_line,) = ax.plot(tx, np.where(np.isfinite(ty), ty, np.nan), color="black",
                                      linestyle="--", linewidth=1.0, label=wrap(tlabel, 40),
                                      zorder=3)
-        threshold_line = None
-        where = _threshold(ds, over, threshold, at)
-        if where is not None:
-            threshold_line = ax.axvline(where[0], color="0.35", linestyle=":", linewidth=1.2,
-                                        label=wrap(where[1], 40), zorder=1)
+        threshold_line = _threshold_line(ax, ds, over, threshold, at)
         title = _scalar_coords(sel, [d for d in da.dims if d not in sel.dims and da.sizes[d] > 1])
         _finish(ax, ds, over, var_label(sel, "", 44), log, f"at {title}" if title else "",
                 extra, legend, lines)
@@ -475,8 +481,8 @@ def decomposition(dec: xr.Dataset, over: str = "width", ax: Axes | None = None, 
 
 
 def bias_variance(bv: xr.Dataset, over: str = "width", ax: Axes | None = None, *,
-                  at: Mapping[str, Any] | None = None, log: Any = None,
-                  legend: bool | str = True) -> Curves:
+                  at: Mapping[str, Any] | None = None, threshold: Any = "auto",
+                  log: Any = None, legend: bool | str = True) -> Curves:
     """Squared bias, variance over initialisations and over data sets, and their total.
 
     Parameters
@@ -490,6 +496,10 @@ def bias_variance(bv: xr.Dataset, over: str = "width", ax: Axes | None = None, *
     at : mapping, optional
         Values of the other dims (see :func:`curves`); default the final
         epoch against width, the widest width against epoch.
+    threshold : "auto", float, (float, str), or None
+        The interpolation threshold's dotted line, as in :func:`curves`
+        (``"auto"`` draws it against n_params, and against width for the
+        fixed-feature families; ``bv`` holds no train loss to find it from).
     log : None, bool, str or set of str
         Log axes, as in :func:`heatmap`.
     legend : bool or {"right", "below"}
@@ -502,7 +512,8 @@ def bias_variance(bv: xr.Dataset, over: str = "width", ax: Axes | None = None, *
     Curves
         ``lines`` keyed by their legend labels, in this order: the total
         (mean ``f_error``), bias², variance, variance over inits, variance
-        over data; no bands; ``theory`` and ``threshold`` are None. The
+        over data; no bands; ``threshold`` as in :func:`curves`; ``theory``
+        is None. The
         variance is a wide pale line, so that its two parts, drawn over it,
         stay visible where one of them is all of it. From one data set
         (``n_data_sets`` = 1) there is no variance over data to show: the
@@ -536,6 +547,7 @@ def bias_variance(bv: xr.Dataset, over: str = "width", ax: Axes | None = None, *
         sel = select(bv["bias2"], at)
         title = _scalar_coords(sel, [d for d in bv["bias2"].dims
                                      if d not in sel.dims and bv.sizes[d] > 1])
+        threshold_line = _threshold_line(ax, bv, over, threshold, at)
         _finish(ax, bv, over, "error in f and its parts (in units of y²)", log,
                 f"at {title}" if title else "", [], legend, lines)
-        return Curves(ax, lines, {}, None, None)
+        return Curves(ax, lines, {}, None, threshold_line)

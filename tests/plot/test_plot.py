@@ -148,6 +148,9 @@ def test_bias_variance_and_decomposition_draw_their_terms(ds):
     np.testing.assert_allclose(bias2.get_ydata(), bv["bias2"].isel(epoch=-1).values)
     over_epoch = plot.bias_variance(bv, over="epoch")
     assert over_epoch.ax.get_title(loc="left") == "at width = 16"
+    assert c.threshold is None and over_epoch.threshold is None  # no train loss in bv
+    over_params = plot.bias_variance(bv, over="n_params")
+    assert over_params.threshold.get_xdata()[0] == SPEC["data"]["n_train"]
     best = xr.Dataset({"approx_error": ("width", np.linspace(0.3, 0.01, 5))},
                       coords={"width": ds["width"].values})
     dec = ddlab.analysis.decompose(ds, best)
