@@ -16,8 +16,7 @@ import xarray as xr
 
 from .. import analysis, plot, theory
 from ..config import Experiment
-from ..plot._common import coord_symbol, place_legend
-from ..plot._curves import band_key
+from ..plot._common import coord_symbol
 from ._paperfile import Figure
 from ._plot import _figure
 
@@ -103,24 +102,25 @@ def chosen_lr(ds: xr.Dataset, var: str = "train_loss") -> xr.DataArray:
 
 
 def _lr_range_figure(ds: xr.Dataset, size: tuple[float, float]):
-    """Median final training loss against lr (as :func:`chosen_lr` ranks it), the picks marked."""
-    ax = _figure(size, axes=True)
-    drawn = plot.curves(ds, "train_loss", over="lr", band="quantile", threshold=None, ax=ax,
-                        reduce="median", legend=False)
+    """Median final training loss against lr (as :func:`chosen_lr` ranks it), the picks marked.
+
+    A panel per value of the other swept key (the optimiser), a line per width.
+    """
+    from ..plot._grid import facet_order
+
     best = chosen_lr(ds)
-    styles = (":", "-.", "--", (0, (1, 3)))
+    col = best.dims[0] if best.dims else None
+    grid = plot.sweep_grid(ds, "train_loss", col=col, fig=_figure(size), kind="curves",
+                           over="lr", reduce="median", band="quantile")
     with plot.style():
-        picks = []
-        for k, (key, lr) in enumerate(np.ndenumerate(best.values)):
-            where = ", ".join(f"{d} = {best[d].values[i]}" for d, i in zip(best.dims, key,
-                                                                           strict=True))
-            picks.append(ax.axvline(lr, color="0.25", linestyle=styles[k % len(styles)],
-                                    linewidth=1.0, label=f"chosen lr = {lr:g}" +
-                                    (f" ({where})" if where else "")))
-        n = int(np.prod([ds.sizes[d] for d in ("data_seed", "init_seed") if d in ds.dims]))
-        place_legend(ax, [*drawn.lines.values(), *picks, *band_key("quantile", n)],
-                     _legend(size))
-    return ax.figure
+        for j, k in enumerate(facet_order(best, col)):
+            lr = float(best[k] if col else best)
+            ax = grid.axes[0, j]
+            ax.axvline(lr, color="0.25", linestyle=":", linewidth=1.0, label="_chosen")
+            ax.annotate(f"chosen lr = {lr:g}", (lr, 1.0), xycoords=("data", "axes fraction"),
+                        xytext=(3, -2), textcoords="offset points", ha="left", va="top",
+                        fontsize="small", color="0.25")
+    return grid.fig
 
 
 def _sweeps(ds: xr.Dataset, exp: Experiment) -> list[str]:

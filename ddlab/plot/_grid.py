@@ -251,7 +251,8 @@ def sweep_grid(ds: xr.Dataset, var: str = "test_loss", row: str | None = None,
     if kind not in ("heatmap", "curves"):
         raise ValueError(f"kind = {kind!r}: expected 'heatmap' or 'curves'")
     da = select(variable(ds, var), at)
-    keep = (*SEEDS, "pop", x, y) if kind == "heatmap" else (*SEEDS, "pop", "epoch", "width")
+    keep = (*SEEDS, "pop", x, y) if kind == "heatmap" else (*SEEDS, "pop", "epoch", "width",
+                                                               over)
     if wrap is not None and (not isinstance(wrap, int) or wrap < 1):
         raise ValueError(f"wrap = {wrap!r}: expected a positive integer")
     row, col = _facets(da, row, col, keep)

@@ -226,6 +226,9 @@ def test_sweep_grid_shares_one_colour_scale():
     assert g.axes[1, 0].get_title(loc="left") == "noise = 1.5, lr = 0.01"
     lines = plot.sweep_grid(swept, "f_error", col="noise", row="lr", kind="curves")
     assert lines.axes.shape == (2, 2) and lines.colorbar is None
+    over_lr = plot.sweep_grid(swept, "f_error", col="noise", kind="curves", over="lr")
+    assert over_lr.axes.shape == (1, 2)  # the swept dim on the x axis is no facet
+    np.testing.assert_allclose(over_lr.panels[0, 0].lines["width = 1"].get_xdata(), [0.01, 0.05])
     with pytest.raises(ValueError, match="at = None"):
         plot.heatmap(swept)
 
