@@ -48,7 +48,9 @@ def now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
 
+@functools.cache
 def _version(package: str) -> str:
+    """The installed version of ``package`` (cached: the imported one does not change)."""
     try:
         return importlib.metadata.version(package)
     except importlib.metadata.PackageNotFoundError:

@@ -26,6 +26,7 @@ reproduce ``torch.optim`` update rules; ``tests/sim/test_equivalence.py`` and
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from collections.abc import Iterator, Sequence
@@ -624,13 +625,15 @@ def train_chunk(points: Sequence[Experiment], cells: Sequence[tuple[int, int, in
     grad = torch.zeros_like(params)
     tiles.bind(exp.model.activation, params, grad)
     # per-parameter hyperparameters, when the chunk's points differ in them
-    starts = np.cumsum([0] + [len(v) for v in vectors])
-    cell_of_param = torch.from_numpy(
-        np.searchsorted(starts, index.numpy(), side="right") - 1).to(device)
+    @functools.cache
+    def cell_of_param() -> Tensor:
+        starts = np.cumsum([0] + [v.numel() for v in vectors])
+        return torch.from_numpy(np.searchsorted(starts, index.numpy(), side="right") - 1).to(
+            device)
 
     def per_param(values: Sequence[float]) -> float | Tensor:
         v = _per_cell(values, device, dtype)
-        return v if isinstance(v, float) else v[cell_of_param]
+        return v if isinstance(v, float) else v[cell_of_param()]
 
     lr = per_param([points[p].train.lr for p, _, _ in ordered])
     if exp.model.family != "mlp":

@@ -11,12 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from ..config import Experiment, layer_shapes, load_experiment
-from ._seeding import generator, generators
+from ._seeding import cell_seeds, generator, generators
 
 __all__ = [
     "ACTIVATION", "Activation", "Cos", "cell_uniforms", "feature_params", "init_params",
@@ -83,11 +84,17 @@ def cell_uniforms(experiment: Experiment, width: int, data_seed: int,
 
 def many_cell_uniforms(experiment: Experiment,
                        cells: Sequence[tuple[int, int, int]]) -> list[Tensor]:
-    """:func:`cell_uniforms` of many ``(width, data_seed, init_seed)`` cells."""
-    gens = generators(experiment.seeds.root, "init", cells)
+    """:func:`cell_uniforms` of many ``(width, data_seed, init_seed)`` cells.
+
+    One generator, re-seeded for each cell: the same draws as a fresh
+    :func:`ddlab.sim._seeding.generator` per cell, without creating one each.
+    """
+    seeds = cell_seeds(experiment.seeds.root, "init",
+                       np.asarray(cells, dtype=np.int64).reshape(len(cells), -1))
     sizes = {w: experiment.n_params(w) for w in {c[0] for c in cells}}
-    return [torch.rand(sizes[width], generator=gen, dtype=torch.float64)
-            for (width, _, _), gen in zip(cells, gens, strict=True)]
+    gen = torch.Generator()
+    return [torch.rand(sizes[width], generator=gen.manual_seed(seed), dtype=torch.float64)
+            for (width, _, _), seed in zip(cells, seeds, strict=True)]
 
 
 def feature_params(experiment: Experiment, width: int, data_seed: int,
