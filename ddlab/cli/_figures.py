@@ -17,6 +17,7 @@ import xarray as xr
 from .. import analysis, plot, theory
 from ..config import Experiment
 from ..plot._common import coord_symbol
+from ..plot._grid import facet_order
 from ._paperfile import Figure
 from ._plot import _figure
 
@@ -106,8 +107,6 @@ def _lr_range_figure(ds: xr.Dataset, size: tuple[float, float]):
 
     A panel per value of the other swept key (the optimiser), a line per width.
     """
-    from ..plot._grid import facet_order
-
     best = chosen_lr(ds)
     col = best.dims[0] if best.dims else None
     grid = plot.sweep_grid(ds, "train_loss", col=col, fig=_figure(size), kind="curves",
@@ -116,7 +115,7 @@ def _lr_range_figure(ds: xr.Dataset, size: tuple[float, float]):
         for j, k in enumerate(facet_order(best, col)):
             lr = float(best[k] if col else best)
             ax = grid.axes[0, j]
-            ax.axvline(lr, color="0.25", linestyle=":", linewidth=1.0, label="_chosen")
+            ax.axvline(lr, color="0.25", linestyle=":", linewidth=1.0)
             ax.annotate(f"chosen lr = {lr:g}", (lr, 1.0), xycoords=("data", "axes fraction"),
                         xytext=(3, -2), textcoords="offset points", ha="left", va="top",
                         fontsize="small", color="0.25")

@@ -528,12 +528,12 @@ def bias_variance(bv: xr.Dataset, over: str = "width", ax: Axes | None = None, *
     missing = [n for n in parts if n not in bv]
     if missing:
         raise ValueError(f"bv: no {', '.join(missing)}; pass ddlab.analysis.bias_variance(ds)")
-    if bv["variance_data"].attrs.get("n_data_sets") == 1:
-        parts = {"mean_f_error": ("total: mean f_error = bias² + variance over inits",
-                                  "black", "-", 1.8),
-                 "bias2": ("bias² (from one data set: holds its own error, no variance "
-                           "over data)", "#0072B2", "-", None),
-                 "variance_init": ("variance over inits (Var_init)", "#D55E00", "--", None)}
+    if bv["variance_data"].attrs.get("n_data_sets") == 1:  # no variance over data to show
+        labels = {"mean_f_error": "total: mean f_error = bias² + variance over inits",
+                  "bias2": "bias² (from one data set: holds its own error, no variance "
+                           "over data)",
+                  "variance_init": "variance over inits (Var_init)"}
+        parts = {k: (label, *parts[k][1:]) for k, label in labels.items()}
     with style():
         at = _one_line(bv, over, at)
         ax = axes_or_new(ax, (6.4, 3.6) if legend else None)

@@ -8,7 +8,6 @@ from typing import Any, NamedTuple
 import matplotlib as mpl
 import numpy as np
 import xarray as xr
-from matplotlib import colors
 from matplotlib.colorbar import Colorbar
 from matplotlib.figure import Figure
 
@@ -26,9 +25,9 @@ from ._curves import Curves, band_key, curves, spread
 from ._heatmap import (
     Heatmap,
     _norm,
+    colorbar_ticks,
     heatmap,
     key_handles,
-    log_ticks,
     mesh_key,
     reduced,
     set_scale,
@@ -307,8 +306,7 @@ def sweep_grid(ds: xr.Dataset, var: str = "test_loss", row: str | None = None,
                                label=var_label(da, prefix, _chars(fig.get_figheight())),
                                extend="max" if np.isinf(z).any() else "neither",
                                shrink=1.0 if nrow > 1 else 0.9)
-            if isinstance(mesh.norm, colors.LogNorm):
-                log_ticks(bar.ax.yaxis, np.array([mesh.norm.vmin, mesh.norm.vmax]))
+            colorbar_ticks(bar)
             handles = key_handles(bool(np.isnan(z).any()), bool(np.isinf(z).any()))
         else:
             first = panels[0, 0]

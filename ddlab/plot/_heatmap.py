@@ -29,7 +29,7 @@ from ._common import (
 )
 from ._style import CMAP, DIVERGED, MISSING, style
 
-__all__ = ["Heatmap", "heatmap", "key_handles", "log_ticks", "mesh_key", "missing_key",
+__all__ = ["Heatmap", "colorbar_ticks", "heatmap", "key_handles", "mesh_key", "missing_key",
            "reduced", "set_scale", "variable"]
 
 
@@ -152,6 +152,13 @@ def log_ticks(axis: Any, values: np.ndarray, which: str = "y",
             base=10, linthresh=linthresh, subs=subs))
     axis.set_major_formatter(ticker.FuncFormatter(_plain))
     axis.set_minor_formatter(ticker.NullFormatter())
+
+
+def colorbar_ticks(bar: Colorbar) -> None:
+    """:func:`log_ticks` on a colour bar whose norm is logarithmic (else nothing)."""
+    norm = bar.mappable.norm
+    if isinstance(norm, colors.LogNorm):
+        log_ticks(bar.ax.yaxis, np.array([norm.vmin, norm.vmax]))
 
 
 def _norm(norm: Any, z: np.ndarray, vmin: float | None, vmax: float | None,
@@ -300,8 +307,7 @@ def heatmap(ds: xr.Dataset | xr.DataArray, var: str = "test_loss", x: str = "epo
         if colorbar:
             bar = ax.figure.colorbar(mesh, ax=ax, extend="max" if diverged.any() else "neither",
                                      label=var_label(da, prefix, chars(ax, "y")))
-            if isinstance(norm_, colors.LogNorm):
-                log_ticks(bar.ax.yaxis, np.array([norm_.vmin, norm_.vmax]))
+            colorbar_ticks(bar)
         if legend:
             missing_key(ax, bool(np.isnan(z).any()), bool(diverged.any()))
         return Heatmap(ax, mesh, bar)

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
-import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -89,8 +88,7 @@ def many_cell_uniforms(experiment: Experiment,
     One generator, re-seeded for each cell: the same draws as a fresh
     :func:`ddlab.sim._seeding.generator` per cell, without creating one each.
     """
-    seeds = cell_seeds(experiment.seeds.root, "init",
-                       np.asarray(cells, dtype=np.int64).reshape(len(cells), -1))
+    seeds = cell_seeds(experiment.seeds.root, "init", cells)
     sizes = {w: experiment.n_params(w) for w in {c[0] for c in cells}}
     gen = torch.Generator()
     return [torch.rand(sizes[width], generator=gen.manual_seed(seed), dtype=torch.float64)

@@ -39,7 +39,7 @@ def _mix(z: np.ndarray) -> np.ndarray:
     return z ^ (z >> np.uint64(31))
 
 
-def cell_seeds(root: int, stream: str, coords: np.ndarray) -> list[int]:
+def cell_seeds(root: int, stream: str, coords: np.ndarray | Sequence[Sequence[int]]) -> list[int]:
     """Seeds of many cells at once: ``cell_seed(root, stream, *row)`` for each row of coords.
 
     Parameters
@@ -48,13 +48,15 @@ def cell_seeds(root: int, stream: str, coords: np.ndarray) -> list[int]:
     stream : str
         One of :data:`STREAMS`.
     coords : array_like of int, shape (cells, k)
+        Rows of coordinates (a sequence of equal-length tuples will do; an
+        empty one gives no seeds).
 
     Returns
     -------
     list of int
         Seeds in ``[0, 2**63)``.
     """
-    coords = np.asarray(coords, dtype=np.int64).astype(np.uint64)
+    coords = np.asarray(coords, dtype=np.int64).reshape(len(coords), -1).astype(np.uint64)
     with np.errstate(over="ignore"):
         z = _mix(np.full(len(coords), root, dtype=np.uint64))
         for c in (np.uint64(STREAMS[stream]), np.uint64(coords.shape[1]), *coords.T):
@@ -79,7 +81,7 @@ def cell_seed(root: int, stream: str, *coords: int) -> int:
     int
         A seed in ``[0, 2**63)``, suitable for ``torch.Generator.manual_seed``.
     """
-    return cell_seeds(root, stream, np.array([coords], dtype=np.int64).reshape(1, -1))[0]
+    return cell_seeds(root, stream, [coords])[0]
 
 
 def generator(root: int, stream: str, *coords: int) -> torch.Generator:
@@ -90,5 +92,4 @@ def generator(root: int, stream: str, *coords: int) -> torch.Generator:
 def generators(root: int, stream: str,
                coords: Sequence[Sequence[int]]) -> list[torch.Generator]:
     """:func:`generator` for many cells at once (rows of ``coords``)."""
-    seeds = cell_seeds(root, stream, np.asarray(coords, dtype=np.int64).reshape(len(coords), -1))
-    return [torch.Generator().manual_seed(s) for s in seeds]
+    return [torch.Generator().manual_seed(s) for s in cell_seeds(root, stream, coords)]
