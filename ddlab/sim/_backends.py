@@ -1,4 +1,4 @@
-"""Where chunks train: in this process, in joblib processes, or on a Dask cluster.
+"""Where chunks train: in this process, in joblib processes, on several GPUs, or on Dask.
 
 Every backend maps a worker function over chunks and yields the results in
 the order they finish, so the parent, the single writer, stores each chunk
@@ -8,13 +8,17 @@ flight, so results never pile up on workers or in the parent; each chunk is
 one task, so a worker that dies loses only the chunks it held, which the
 scheduler runs again elsewhere; and a task first checks that its worker runs
 the torch, numpy and ddlab versions of the parent, which bit-identical
-results need.
+results need. A *device pool* (a run on several CUDA devices) starts one
+spawned process per device; each claims its device when it starts
+(:func:`claimed_device`), so every device trains one chunk at a time.
 """
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import contextlib
 import itertools
+import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -25,8 +29,8 @@ from joblib import Parallel, delayed
 
 from .._version import __version__
 
-__all__ = ["BACKENDS", "CONNECT_TIMEOUT_S", "Pool", "check_backend", "local_cluster",
-           "open_pool"]
+__all__ = ["BACKENDS", "CONNECT_TIMEOUT_S", "Pool", "check_backend", "claimed_device",
+           "local_cluster", "open_pool"]
 
 #: Backends :func:`ddlab.run` accepts.
 BACKENDS = ("local", "dask")
@@ -37,6 +41,28 @@ _IN_FLIGHT = 2
 #: dask starts workers with MALLOC_TRIM_THRESHOLD_=65536, which pins glibc's mmap threshold
 #: at 128 KiB: every torch buffer is then a fresh mmap, and chunks train 2x slower (measured)
 _WORKER_CONFIG = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
+#: the device this process claimed as a worker of a device pool (empty elsewhere)
+_CLAIMED: list[str] = []
+
+
+def claimed_device(default: str) -> str:
+    """The device this process trains on: the one it claimed in a device pool, else ``default``.
+
+    Parameters
+    ----------
+    default : str
+        The run's device, used outside device pools.
+
+    Returns
+    -------
+    str
+    """
+    return _CLAIMED[0] if _CLAIMED else default
+
+
+def _claim(devices: Any) -> None:
+    """Device pool initializer: take one device off the queue, for this process's lifetime."""
+    _CLAIMED.append(devices.get())
 
 
 def _versions() -> dict[str, str]:
@@ -66,18 +92,39 @@ class Pool:
         (joblib)``, ``dask tcp://...: 2 workers, 2 threads``).
     """
 
-    def __init__(self, name: str, where: str, n_jobs: int = 1, client: Any = None):
+    def __init__(self, name: str, where: str, n_jobs: int = 1, client: Any = None,
+                 executor: cf.Executor | None = None):
         self.name, self.where, self._n_jobs, self._client = name, where, n_jobs, client
+        self._executor = executor
 
     def map(self, fn: Callable[..., Any], tasks: Iterable[tuple[Any, ...]]) -> Iterator[Any]:
         """``fn(*task)`` for every task, in the order they finish."""
         tasks = list(tasks)
         if self._client is not None:
             return self._futures(fn, tasks)
+        if self._executor is not None:
+            return self._executed(fn, tasks)
         if self._n_jobs == 1 or len(tasks) <= 1:
             return (fn(*task) for task in tasks)
         return Parallel(n_jobs=self._n_jobs, return_as="generator_unordered")(
             delayed(fn)(*task) for task in tasks)
+
+    def _executed(self, fn: Callable[..., Any], tasks: list[tuple[Any, ...]]) -> Iterator[Any]:
+        """A device pool's results as they finish, at most two chunks in flight per device."""
+        todo = iter(tasks)
+        running: set[cf.Future] = set()
+        try:
+            while True:
+                for task in itertools.islice(todo, _IN_FLIGHT * self._n_jobs - len(running)):
+                    running.add(self._executor.submit(fn, *task))
+                if not running:
+                    return
+                done, running = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+                for future in done:
+                    yield future.result()
+        finally:  # interrupted or failed: run nothing more
+            for future in running:
+                future.cancel()
 
     def _threads(self) -> int:
         return max(1, sum(self._client.nthreads().values()))
@@ -118,7 +165,8 @@ def check_backend(backend: str, scheduler: Any, device: str) -> None:
 
 
 @contextlib.contextmanager
-def open_pool(backend: str, scheduler: Any, n_jobs: int) -> Iterator[Pool]:
+def open_pool(backend: str, scheduler: Any, n_jobs: int,
+              devices: list[str] | None = None) -> Iterator[Pool]:
     """The pool of a backend, open for the duration of the block.
 
     Parameters
@@ -133,6 +181,9 @@ def open_pool(backend: str, scheduler: Any, n_jobs: int) -> Iterator[Pool]:
         dask's ``scheduler-address`` setting if it has one, else ``"local"``.
     n_jobs : int
         Local processes (joblib), or the LocalCluster's workers; -1: one per core.
+    devices : list of str, optional
+        Local only: with more than one device, a device pool of one spawned
+        process per device instead (``n_jobs`` is then not used).
 
     Raises
     ------
@@ -142,6 +193,16 @@ def open_pool(backend: str, scheduler: Any, n_jobs: int) -> Iterator[Pool]:
         If the dask backend is asked for without ``distributed`` installed.
     """
     n = (os.cpu_count() or 1) if n_jobs == -1 else n_jobs
+    if backend == "local" and devices is not None and len(devices) > 1:
+        context = multiprocessing.get_context("spawn")  # CUDA does not survive a fork
+        queue = context.Queue()
+        for device in devices:
+            queue.put(device)
+        with cf.ProcessPoolExecutor(len(devices), mp_context=context, initializer=_claim,
+                                    initargs=(queue,)) as executor:
+            yield Pool("local", f"{len(devices)} processes, one per device "
+                                f"({', '.join(devices)})", n_jobs=len(devices), executor=executor)
+        return
     if backend == "local":
         yield Pool("local", f"{n} process{'es (joblib)' if n > 1 else ''}", n_jobs=n)
         return

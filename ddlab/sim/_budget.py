@@ -21,11 +21,11 @@ from dataclasses import dataclass
 
 from ..config import REAL_TARGETS, Experiment
 from ..results import metric_names, records_predictions
+from ._engine import _EVAL_ELEMENTS
 from ._plan import Chunk, plan_chunks
 
-__all__ = ["DEFAULT_MEMORY_BUDGET", "PROCESS_BYTES", "RunPlan", "chunk_bytes", "fit_chunks",
-           "format_bytes",
-           "parse_bytes", "result_bytes"]
+__all__ = ["DEFAULT_MEMORY_BUDGET", "PROCESS_BYTES", "RunPlan", "chunk_bytes", "device_bytes",
+           "fit_chunks", "format_bytes", "parse_bytes", "result_bytes"]
 
 MiB = 1 << 20
 #: Default memory budget per process: 2 GiB.
@@ -108,20 +108,14 @@ def result_bytes(experiment: Experiment, chunk: Chunk) -> int:
     return size
 
 
-def chunk_bytes(experiment: Experiment, chunk: Chunk) -> int:
-    """Modelled peak memory, beyond :data:`PROCESS_BYTES`, of training one chunk on CPU.
+def _working_set(exp: Experiment, chunk: Chunk, device: str) -> int:
+    """Modelled working set of a chunk on ``device`` (``cpu`` or ``cuda``).
 
-    Parameters
-    ----------
-    experiment : Experiment
-    chunk : Chunk
-
-    Returns
-    -------
-    int
-        Bytes: the training working set plus twice the chunk's results.
+    Its samples, parameters with their gradient and optimiser state,
+    activations, and population slabs: on CPU the measured multiple
+    :data:`_EVAL_SLAB`; on CUDA the engine's slab buffer, at most
+    ``_EVAL_ELEMENTS["cuda"]`` elements and no larger than the whole sample.
     """
-    exp = experiment
     points = chunk.points(exp)
     point = points[0]
     rows, dim, outputs = _shape(point)
@@ -139,18 +133,59 @@ def chunk_bytes(experiment: Experiment, chunk: Chunk) -> int:
         work += 8 * (owners * widest * (rows + dim + 1 + 2 * columns * outputs)
                      + 2 * owners * min(widest, n) ** 2 + 3 * cells * rows * outputs)
         work = int(_CLOSED_FORM * work)
-        work += _FEATURE_SLAB * (2 + outputs) if point.data.n_population else 0
-    else:
-        units = per_width * sum(widths) * point.model.depth
-        params = per_width * sum(point.n_params(w) for w in widths)
-        work += int(_ACTIVATION * units * rows * s) + params * (_PER_PARAM + 4 * s)
-        work += _EVAL_SLAB * s if point.data.n_population else 0
-    return _FIXED + work + 2 * result_bytes(exp, chunk)
+        return work + (_FEATURE_SLAB * (2 + outputs) if point.data.n_population else 0)
+    units = per_width * sum(widths) * point.model.depth
+    params = per_width * sum(point.n_params(w) for w in widths)
+    work += int(_ACTIVATION * units * rows * s) + params * (_PER_PARAM + 4 * s)
+    if point.data.n_population and device == "cpu":
+        work += _EVAL_SLAB * s
+    elif point.data.n_population:
+        work += min(_EVAL_ELEMENTS["cuda"], units * point.data.n_population) * s
+    return work
 
 
-def fit_chunks(experiment: Experiment, budget: int, units: int,
-               given: object = None) -> tuple[int, list[Chunk]]:
-    """The largest hidden units per chunk, at most ``units``, whose chunks fit the budget.
+def chunk_bytes(experiment: Experiment, chunk: Chunk) -> int:
+    """Modelled peak memory, beyond :data:`PROCESS_BYTES`, of training one chunk on CPU.
+
+    Parameters
+    ----------
+    experiment : Experiment
+    chunk : Chunk
+
+    Returns
+    -------
+    int
+        Bytes: the training working set plus twice the chunk's results.
+    """
+    exp = experiment
+    return _FIXED + _working_set(exp, chunk, "cpu") + 2 * result_bytes(exp, chunk)
+
+
+def device_bytes(experiment: Experiment, chunk: Chunk) -> int:
+    """Modelled peak memory of one chunk on a CUDA device.
+
+    The device holds the working set of training and evaluation and the
+    chunk's results until they are copied to the host; the host-side copies
+    and the process itself are not on the device.
+
+    Parameters
+    ----------
+    experiment : Experiment
+    chunk : Chunk
+
+    Returns
+    -------
+    int
+        Bytes.
+    """
+    exp = experiment
+    return _working_set(exp, chunk, "cuda") + result_bytes(exp, chunk)
+
+
+def fit_chunks(experiment: Experiment, budget: int, units: int, given: object = None,
+               device_budget: int | None = None,
+               device: str = "cuda") -> tuple[int, list[Chunk]]:
+    """The largest hidden units per chunk, at most ``units``, whose chunks fit the budgets.
 
     Parameters
     ----------
@@ -161,6 +196,10 @@ def fit_chunks(experiment: Experiment, budget: int, units: int,
         The cap (the device's default, or the caller's ``chunk_units``).
     given : object, optional
         The budget as the caller wrote it, for the error message.
+    device_budget : int, optional
+        Bytes of device memory a chunk may take (:func:`device_bytes`), for CUDA.
+    device : str
+        The device ``device_budget`` is of, for the error message.
 
     Returns
     -------
@@ -178,15 +217,24 @@ def fit_chunks(experiment: Experiment, budget: int, units: int,
         chunks = plan_chunks(exp, units)
         worst = max(chunks, key=lambda c: chunk_bytes(exp, c))
         need = PROCESS_BYTES + chunk_bytes(exp, worst)
-        if need <= budget:
+        widest = max(chunks, key=lambda c: device_bytes(exp, c))
+        on_device = device_bytes(exp, widest)
+        if need <= budget and (device_budget is None or on_device <= device_budget):
             return units, chunks
         if units == 1 or all(c.widths[1] - c.widths[0] == 1 for c in chunks):
-            w = exp.model.width[worst.widths[0]]
+            if need > budget:
+                w = exp.model.width[worst.widths[0]]
+                raise ValueError(
+                    f"memory_budget = {given or format_bytes(budget)!r}: too small for one "
+                    f"chunk of this grid (width {w} with its {worst.n_cells(exp)} cells needs "
+                    f"about {format_bytes(need)}, {format_bytes(PROCESS_BYTES)} of it the "
+                    f"process itself); raise the budget or shrink the grid")
+            w = exp.model.width[widest.widths[0]]
             raise ValueError(
-                f"memory_budget = {given or format_bytes(budget)!r}: too small for one chunk "
-                f"of this grid (width {w} with its {worst.n_cells(exp)} cells needs about "
-                f"{format_bytes(need)}, {format_bytes(PROCESS_BYTES)} of it the process "
-                f"itself); raise the budget or shrink the grid")
+                f"device = {device!r}: too little free memory for one chunk of this grid "
+                f"(width {w} with its {widest.n_cells(exp)} cells needs about "
+                f"{format_bytes(on_device)} on the device, {format_bytes(device_budget)} is "
+                f"free for it); free device memory, shrink the grid or use device = 'cpu'")
         units //= 2
 
 
@@ -211,6 +259,9 @@ class RunPlan:
         results as they arrive.
     store_bytes : int
         Estimated size of the finished zarr store on disk.
+    device_bytes : int or None
+        Estimated peak device memory of the largest chunk on a CUDA device
+        (None on CPU).
     """
 
     chunk_units: int
@@ -220,6 +271,7 @@ class RunPlan:
     worker_bytes: int
     parent_bytes: int
     store_bytes: int
+    device_bytes: int | None = None
 
 
 def format_bytes(n: int) -> str:

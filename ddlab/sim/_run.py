@@ -30,12 +30,13 @@ from ..results import (
     skeleton_bytes,
     storage_bytes,
 )
-from ._backends import check_backend, open_pool
+from ._backends import check_backend, claimed_device, open_pool
 from ._budget import (
     DEFAULT_MEMORY_BUDGET,
     PROCESS_BYTES,
     RunPlan,
     chunk_bytes,
+    device_bytes,
     fit_chunks,
     format_bytes,
     parse_bytes,
@@ -50,13 +51,20 @@ __all__ = ["plan_run", "run"]
 #: Default number of first-layer hidden units per chunk (keeps a chunk in cache on CPU).
 CPU_CHUNK_UNITS = 8192
 CUDA_CHUNK_UNITS = 1 << 22
+#: Share of a CUDA device's free memory one chunk may take (the rest: the caching
+#: allocator's slack and fragmentation)
+CUDA_MEMORY_SHARE = 0.8
 #: Default features per closed-form chunk, summed over cells (bounds its memory).
 CLOSED_FORM_UNITS = 1 << 20
 
 
 def _worker(exp: Experiment, chunk: Chunk, device: str) -> tuple[Chunk, dict[str, np.ndarray]]:
-    """Train one chunk of a validated experiment; return its arrays shaped as its region."""
+    """Train one chunk of a validated experiment; return its arrays shaped as its region.
+
+    In a device pool, the chunk trains on the device this process claimed.
+    """
     torch.set_num_threads(1)
+    device = claimed_device(device)
     t0 = time.perf_counter()
     points = chunk.points(exp)
     widths = exp.model.width[slice(*chunk.widths)]
@@ -98,6 +106,23 @@ def _resolve_device(device: str) -> str:
     raise ValueError(f"device = {device!r}: expected 'auto', 'cpu' or 'cuda[:N]'")
 
 
+def _devices(device: str) -> list[str]:
+    """The devices a run trains on: every visible GPU for ``cuda``, else the one named."""
+    if device == "cuda" and torch.cuda.device_count() > 1:
+        return [f"cuda:{k}" for k in range(torch.cuda.device_count())]
+    return [device]
+
+
+def _device_budget(devices: list[str]) -> int | None:
+    """Bytes of device memory one chunk may take on every device of a run.
+
+    None on CPU, and when no GPU is visible (a plan made for CUDA on a CPU machine).
+    """
+    if not devices[0].startswith("cuda") or not torch.cuda.is_available():
+        return None
+    return int(CUDA_MEMORY_SHARE * min(torch.cuda.mem_get_info(d)[0] for d in devices))
+
+
 @contextlib.contextmanager
 def _one_thread() -> Iterator[None]:
     before = torch.get_num_threads()
@@ -126,7 +151,10 @@ def run(experiment, *, device: str = "auto", n_jobs: int = 1, progress: bool = T
         Anything :func:`ddlab.load_experiment` accepts.
     device : {"auto", "cpu", "cuda", "cuda:N"}
         ``auto`` picks CUDA when available (CPU with the dask backend). On
-        CUDA all chunks run in this process, one after another.
+        ``cuda:N`` chunks run in this process, one after another; on ``cuda``
+        with several GPUs visible, in one spawned process per GPU. On CUDA,
+        chunks are sized to the devices' free memory (a resumed run keeps the
+        chunks its store was begun with).
     n_jobs : int
         CPU worker processes (joblib), or the workers of the LocalCluster that
         ``scheduler = "local"`` starts; each uses one torch thread. ``-1``
@@ -141,8 +169,8 @@ def run(experiment, *, device: str = "auto", n_jobs: int = 1, progress: bool = T
         Overwrite an existing store at ``out``, even of another experiment.
     chunk_units : int, optional
         Most hidden units per chunk; the default suits the device, and the
-        memory budget may make chunks smaller. Results do not depend on it
-        beyond float round-off.
+        memory budget (and on CUDA the free device memory) may make chunks
+        smaller. Results do not depend on it beyond float round-off.
     backend : {"local", "dask"}
         ``local``: this process, or ``n_jobs`` joblib processes. ``dask``: the
         workers of a Dask cluster (``ddlab[dask]``); results are bit-identical.
@@ -190,6 +218,7 @@ def run(experiment, *, device: str = "auto", n_jobs: int = 1, progress: bool = T
     dev = "cpu" if backend == "dask" else _resolve_device(device)
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1:
         raise ValueError(f"n_jobs = {n_jobs!r}: expected a positive integer or -1")
+    devices = _devices(dev)
     plan = plan_run(exp, device=dev, memory_budget=memory_budget, chunk_units=chunk_units)
     if out is None and plan.local_bytes + storage_bytes(exp) > plan.budget:
         raise ValueError(f"out = None: the results take {format_bytes(storage_bytes(exp))} "
@@ -200,13 +229,19 @@ def run(experiment, *, device: str = "auto", n_jobs: int = 1, progress: bool = T
     options = {"backend": backend, "scheduler": scheduler, "memory_budget": memory_budget}
     call = _call(exp, device=device, n_jobs=n_jobs, out=None if out is None else str(out),
                  fresh=fresh, **{k: v for k, v in options.items() if v not in (None, "local")})
-    where = torch.cuda.get_device_name(dev) if on_cuda else "cpu"
+    where = ", ".join(torch.cuda.get_device_name(d) for d in devices) if on_cuda else "cpu"
     attrs = provenance(exp, call, where, {"torch_version": torch.__version__})
+    attrs["chunk_units"] = plan.chunk_units
     with contextlib.ExitStack() as stack:  # the pool first: a bad scheduler touches nothing
-        pool = stack.enter_context(open_pool(backend, scheduler, 1 if on_cuda else n_jobs))
+        pool = stack.enter_context(open_pool(backend, scheduler, 1 if on_cuda else n_jobs,
+                                             devices))
         store = MemoryStore(exp, attrs) if out is None else ZarrStore(out, exp, attrs, fresh,
                                                                       wait)
         stack.callback(store.close)
+        begun = store.ds.attrs.get("chunk_units") if store.resumed else None
+        if chunk_units is None and begun not in (None, plan.chunk_units):
+            # sized from free device memory when the store was begun: the same chunks again
+            plan = plan_run(exp, device=dev, memory_budget=memory_budget, chunk_units=begun)
         chunks = plan.chunks
         todo = sorted((c for c in chunks if not store.is_complete(c.region(exp))),
                       key=lambda c: -_cost(exp, c))  # largest first: no long chunk last
@@ -244,7 +279,10 @@ def plan_run(experiment, *, device: str = "cpu", memory_budget: str | int | None
     ----------
     experiment : Experiment or mapping or path
     device : str
-        A resolved device (``cpu``, ``cuda[:N]``); it sets the default chunk size.
+        A resolved device (``cpu``, ``cuda[:N]``); it sets the default chunk size,
+        and on CUDA chunks are also sized to fit :data:`CUDA_MEMORY_SHARE` of the
+        free memory of every device the run trains on (:func:`device_bytes`
+        models a chunk's).
     memory_budget : str or int, optional
         As :func:`run` takes it (default 2 GiB).
     chunk_units : int, optional
@@ -257,7 +295,8 @@ def plan_run(experiment, *, device: str = "cpu", memory_budget: str | int | None
     Raises
     ------
     ValueError
-        On a bad budget or ``chunk_units``, or a budget too small for one chunk.
+        On a bad budget or ``chunk_units``, or a budget or free device memory too
+        small for one chunk.
     """
     exp = load_experiment(experiment)
     default = CUDA_CHUNK_UNITS if device.startswith("cuda") else CPU_CHUNK_UNITS
@@ -265,7 +304,8 @@ def plan_run(experiment, *, device: str = "cpu", memory_budget: str | int | None
     if isinstance(units, bool) or not isinstance(units, int) or units < 1:
         raise ValueError(f"chunk_units = {chunk_units!r}: expected a positive integer")
     budget = DEFAULT_MEMORY_BUDGET if memory_budget is None else parse_bytes(memory_budget)
-    units, chunks = fit_chunks(exp, budget, units, memory_budget)
+    device_budget = _device_budget(_devices(device))
+    units, chunks = fit_chunks(exp, budget, units, memory_budget, device_budget, device)
     # a new store's skeleton is written before any chunk trains: a transient peak of its own
     skeleton = skeleton_bytes(exp)
     if PROCESS_BYTES + skeleton > budget:
@@ -278,4 +318,6 @@ def plan_run(experiment, *, device: str = "cpu", memory_budget: str | int | None
         local_bytes=PROCESS_BYTES + max(work, skeleton),
         worker_bytes=PROCESS_BYTES + work,
         parent_bytes=PROCESS_BYTES + max(skeleton, 2 * max(result_bytes(exp, c) for c in chunks)),
-        store_bytes=estimate_store_bytes(exp))
+        store_bytes=estimate_store_bytes(exp),
+        device_bytes=None if device_budget is None else max(device_bytes(exp, c)
+                                                            for c in chunks))
