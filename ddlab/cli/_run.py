@@ -27,7 +27,8 @@ def add_parser(sub) -> None:
     add_config(p)
     p.add_argument("--out", help="zarr store (default: results/<experiment name>.zarr)")
     p.add_argument("--n-jobs", type=int, default=1, help="CPU worker processes (-1: all)")
-    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")
+    p.add_argument("--device", default="auto",
+                   help="cpu, cuda (every visible GPU, a process each), cuda:N or auto")
     p.add_argument("--fresh", action="store_true", help="replace an existing store")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     p.add_argument("--chunk-units", type=int, help="most hidden units per chunk (advanced)")
