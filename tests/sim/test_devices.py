@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 import xarray as xr
-from conftest import TINY, requires_cuda
+from conftest import requires_cuda
 
 import ddlab
 from ddlab.sim import _run, plan_run
@@ -132,8 +132,8 @@ def test_a_resumed_store_keeps_the_chunks_it_was_begun_with(monkeypatch, tmp_pat
 
 @requires_cuda
 @pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs two CUDA GPUs")
-def test_several_gpus_train_one_process_each_and_match_the_cpu():
-    exp = ddlab.load_experiment(TINY)
+def test_several_gpus_train_one_process_each_and_match_the_cpu(config):
+    exp = ddlab.load_experiment(config)
     ds = ddlab.run(exp, device="cuda", progress=False, chunk_units=3)
     assert "one per device (cuda:0, cuda:1" in ds.attrs["backend"]
     cpu = ddlab.run(exp, device="cpu", progress=False, chunk_units=3)
