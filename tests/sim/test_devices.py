@@ -8,8 +8,8 @@ tests that need real GPUs skip without them.
 
 from __future__ import annotations
 
+import multiprocessing as mp
 import os
-import time
 
 import numpy as np
 import pytest
@@ -74,15 +74,20 @@ def test_the_device_model_counts_what_a_chunk_holds_on_the_device():
     assert device_bytes(no_pop, chunk) < device_bytes(exp, chunk)
 
 
-def _whoami(delay: float) -> tuple[int, str]:
-    time.sleep(delay)
+def _whoami(rendezvous: object) -> tuple[int, str]:
+    if rendezvous is not None:  # hold this process until the other one has started
+        rendezvous.wait(timeout=120)
     return os.getpid(), claimed_device("none")
 
 
 def test_a_device_pool_gives_each_process_its_own_device():
-    with open_pool("local", None, 1, ["dev-a", "dev-b"]) as pool:
-        assert pool.where == "2 processes, one per device (dev-a, dev-b)"
-        seen = list(pool.map(_whoami, [(0.05,)] * 12))
+    # The executor starts its processes as tasks arrive: without the rendezvous a
+    # slow second start lets the first process take every task.
+    with mp.get_context("spawn").Manager() as manager:
+        rendezvous = manager.Barrier(2)
+        with open_pool("local", None, 1, ["dev-a", "dev-b"]) as pool:
+            assert pool.where == "2 processes, one per device (dev-a, dev-b)"
+            seen = list(pool.map(_whoami, [(rendezvous,)] * 2 + [(None,)] * 10))
     device_of: dict[int, set[str]] = {}
     for pid, device in seen:
         device_of.setdefault(pid, set()).add(device)
