@@ -139,7 +139,7 @@ def _call(exp: Experiment, **kwargs: Any) -> str:
     return f"ddlab.run({exp.name!r}, {args})"
 
 
-def run(experiment, *, device: str = "auto", n_jobs: int = 1, progress: bool = True,
+def run(experiment, *, device: str = "auto", n_jobs: int = 1, progress: bool | None = None,
         out: str | Path | None = None, fresh: bool = False,
         chunk_units: int | None = None, backend: str = "local", scheduler: Any = None,
         memory_budget: str | int | None = None, wait: bool = False) -> xr.Dataset:
@@ -159,8 +159,9 @@ def run(experiment, *, device: str = "auto", n_jobs: int = 1, progress: bool = T
         CPU worker processes (joblib), or the workers of the LocalCluster that
         ``scheduler = "local"`` starts; each uses one torch thread. ``-1``
         uses every core.
-    progress : bool
-        Show a progress bar over cells.
+    progress : bool, optional
+        Show a progress bar over cells; ``None`` (default): only when stderr
+        is a terminal (or in Jupyter), so that batch-job logs get none.
     out : str or Path, optional
         A zarr store to write chunk by chunk. If it exists and holds the same
         experiment, only missing chunks are computed (resume). The run holds
@@ -247,8 +248,8 @@ def run(experiment, *, device: str = "auto", n_jobs: int = 1, progress: bool = T
                       key=lambda c: -_cost(exp, c))  # largest first: no long chunk last
         total = sum(c.n_cells(exp) for c in chunks)
         left = sum(c.n_cells(exp) for c in todo)
-        with tqdm(total=total, initial=total - left, unit="cell", disable=not progress,
-                  desc=exp.name) as bar, _one_thread():
+        with tqdm(total=total, initial=total - left, unit="cell", desc=exp.name,
+                  disable=None if progress is None else not progress) as bar, _one_thread():
             for chunk, arrays in pool.map(_worker, ((exp, c, dev) for c in todo)):
                 store.write(chunk.region(exp), arrays)
                 del arrays  # not held while the next chunk trains
