@@ -29,6 +29,7 @@ from xarray.backends import BackendArray
 from xarray.core import indexing
 
 from ..config import Experiment
+from ._grow import grown_keys, place_values
 from ._lock import StoreLock
 from ._provenance import STORE_MARK, experiment_of, history_line
 from ._schema import FLAGS, METRICS, build_dataset, variable_dims
@@ -175,6 +176,7 @@ class ZarrStore(MemoryStore):
     def _open(self, attrs: Mapping[str, object], fresh: bool) -> None:
         import zarr
 
+        _recover_grow(self.path)
         experiment = self.experiment
         exists = self.path.exists()
         if exists and not _is_store(self.path):
@@ -188,34 +190,71 @@ class ZarrStore(MemoryStore):
                                  f"cannot read ({err}); use --fresh (fresh=True) to "
                                  f"replace it") from None
             if stored.to_dict() != experiment.to_dict():
-                raise ValueError(
-                    f"out = '{self.path}': holds a different experiment "
-                    f"({_differences(stored, experiment)}); choose another output or "
-                    f"use --fresh (fresh=True) to overwrite it")
+                self._grow(stored, attrs)
             self.ds = xr.open_zarr(self.path, chunks=None)
             self.ds["completed"] = self.ds["completed"].load()
             self.resumed = True
         else:
             if exists:
                 shutil.rmtree(self.path)
-            # every variable but ``completed`` starts as a broadcast view (no memory);
-            # chunks equal to the fill value are never written
-            size = _sizes(experiment)
-            shapes = {name: tuple(size[d] for d in dims)
-                      for name, dims in variable_dims(experiment).items()}
-            values = {name: np.broadcast_to(False if name in FLAGS else np.nan, shape)
-                      for name, shape in shapes.items() if name != "completed"}
-            skeleton = build_dataset(experiment, attrs, values)
-            try:
-                with self._space():
-                    enc = _encoding(skeleton, per_seed=not experiment.closed_form)
-                    skeleton.to_zarr(self.path, mode="w", encoding=enc, consolidated=True,
-                                     zarr_format=2)
-            except StorageFullError:  # a partial skeleton is no store: leave nothing
-                shutil.rmtree(self.path, ignore_errors=True)
-                raise
-            self.ds = skeleton
+            self.ds = self._create(self.path, attrs)
         self.group = zarr.open_group(self.path, mode="r+")
+
+    def _create(self, path: Path, attrs: Mapping[str, object]) -> xr.Dataset:
+        """Write the skeleton of a new store at ``path``; return it."""
+        # every variable but ``completed`` starts as a broadcast view (no memory);
+        # chunks equal to the fill value are never written
+        experiment = self.experiment
+        size = _sizes(experiment)
+        shapes = {name: tuple(size[d] for d in dims)
+                  for name, dims in variable_dims(experiment).items()}
+        values = {name: np.broadcast_to(False if name in FLAGS else np.nan, shape)
+                  for name, shape in shapes.items() if name != "completed"}
+        skeleton = build_dataset(experiment, attrs, values)
+        try:
+            with self._space():
+                enc = _encoding(skeleton, per_seed=not experiment.closed_form)
+                skeleton.to_zarr(path, mode="w", encoding=enc, consolidated=True,
+                                 zarr_format=2)
+        except StorageFullError:  # a partial skeleton is no store: leave nothing
+            shutil.rmtree(path, ignore_errors=True)
+            raise
+        return skeleton
+
+    def _grow(self, stored: Experiment, attrs: Mapping[str, object]) -> None:
+        """Rebuild the store for the larger experiment, the stored cells in place.
+
+        The new store is built beside the old one and swapped in by two renames
+        (:func:`_recover_grow` undoes a swap cut short), so a kill at any point
+        leaves the old store or the grown one.
+        """
+        import zarr
+
+        grown, other = grown_keys(stored, self.experiment)
+        if other:
+            raise ValueError(
+                f"out = '{self.path}': holds a different experiment "
+                f"({'; '.join(other[:3])}{' ...' if len(other) > 3 else ''}); a store grows "
+                f"only by more init or data seeds, widths, swept values or recorded epochs; "
+                f"choose another output or use --fresh (fresh=True) to overwrite it")
+        tmp, old = _grow_paths(self.path)
+        shutil.rmtree(tmp, ignore_errors=True)
+        stored_ds = xr.open_zarr(self.path, chunks=None)
+        self._create(tmp, attrs)
+        group = zarr.open_group(tmp, mode="r+")
+        with self._space():
+            place_values(stored_ds, stored, self.experiment, group, _sizes(self.experiment),
+                         keep_completed=stored.epochs == self.experiment.epochs)
+            before = stored_ds.attrs
+            group.attrs.update({k: before[k] for k in ("wall_time_s", "chunks_computed")
+                                if k in before})
+            group.attrs["history"] = before.get("history", "") + "\n" + history_line(
+                group.attrs.get("command", ""), "grew the store: " + "; ".join(grown))
+            zarr.consolidate_metadata(tmp, zarr_format=2)
+        stored_ds.close()
+        self.path.rename(old)
+        tmp.rename(self.path)
+        shutil.rmtree(old)
 
     @contextmanager
     def _space(self) -> Iterator[None]:
@@ -261,6 +300,23 @@ class ZarrStore(MemoryStore):
     def close(self) -> None:
         """Release the store's lock (idempotent)."""
         self._lock.release()
+
+
+def _grow_paths(path: Path) -> tuple[Path, Path]:
+    """The grown store under construction, and the old store while they swap."""
+    return path.with_name(f".{path.name}.grow"), path.with_name(f".{path.name}.grown-from")
+
+
+def _recover_grow(path: Path) -> None:
+    """Finish or undo a grow that was cut short (called under the store's lock)."""
+    tmp, old = _grow_paths(path)
+    if old.exists():
+        if path.exists():  # the grown store is in place: the old one is garbage
+            shutil.rmtree(old)
+        else:  # killed between the renames: the old store, untouched, comes back
+            old.rename(path)
+    if tmp.exists():
+        shutil.rmtree(tmp)
 
 
 def _sizes(experiment: Experiment) -> dict[str, int]:
@@ -355,18 +411,6 @@ def check_writable(path: Path) -> None:
         probe.unlink()
     except OSError as err:
         raise ValueError(f"out = '{path}': cannot write there ({err.strerror})") from None
-
-
-def _differences(a: Experiment, b: Experiment) -> str:
-    da, db = a.to_dict(), b.to_dict()
-    diffs = []
-    for section in da:
-        if isinstance(da[section], dict):
-            diffs += [f"{section}.{k}: {da[section][k]!r} stored, {db[section].get(k)!r} now"
-                      for k in da[section] if da[section][k] != db[section].get(k)]
-        elif da[section] != db[section]:
-            diffs.append(f"{section}: {da[section]!r} stored, {db[section]!r} now")
-    return "; ".join(diffs[:3]) + (" ..." if len(diffs) > 3 else "")
 
 
 def open_results(path: str | Path, chunks: Any = None) -> xr.Dataset:

@@ -138,7 +138,7 @@ def fit_chunk(points: Sequence[Experiment], cells: Sequence[tuple[int, int, int,
 
     phi_train, phi_test = features(per_owner("x_train")), features(per_owner("x_test"))
     n = phi_train.shape[1]
-    n_cells, inits = len(cells), exp.seeds.init
+    n_cells, inits = len(cells), len({c[3] for c in cells})
     metrics = {m: torch.full((n_cells,), torch.nan, dtype=f64) for m in metric_names(exp)}
     stats = PopulationStats(x_pop, n_cells, population_blocks(x_pop.shape[0]), inits,
                             records_predictions(exp))

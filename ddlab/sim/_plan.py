@@ -34,18 +34,28 @@ class Chunk:
         Per swept key, its index, or None for a batchable key (all its values).
     widths, data_seeds : tuple of (int, int)
         Half-open index ranges into ``model.width`` and the data seeds (one for
-        gradient descent, all for closed-form fits). A chunk holds every init seed.
+        gradient descent, all for closed-form fits).
+    inits : tuple of (int, int) or None
+        Half-open range of init seeds; None (a planned chunk) is all of them.
+        Only a chunk that completes a grown store (:meth:`pending`) holds fewer.
     """
 
     sweep: tuple[int | None, ...]
     widths: tuple[int, int]
     data_seeds: tuple[int, int]
+    inits: tuple[int, int] | None = None
+
+    def init_range(self, experiment: Experiment) -> range:
+        """The chunk's init seeds."""
+        return range(*(self.inits or (0, experiment.seeds.init)))
 
     def region(self, experiment: Experiment) -> dict[str, slice]:
         """The chunk's slices, by dim name."""
         out = {dim: slice(None) if i is None else slice(i, i + 1)
                for dim, i in zip(experiment.sweep_dims, self.sweep, strict=True)}
-        return out | {"width": slice(*self.widths), "data_seed": slice(*self.data_seeds)}
+        inits = self.init_range(experiment)
+        return out | {"width": slice(*self.widths), "data_seed": slice(*self.data_seeds),
+                      "init_seed": slice(inits.start, inits.stop)}
 
     def shape(self, experiment: Experiment) -> tuple[int, ...]:
         """Region shape over the sweep dims (1 for fixed keys)."""
@@ -61,7 +71,67 @@ class Chunk:
     def n_cells(self, experiment: Experiment) -> int:
         """Number of cells in the chunk."""
         return (math.prod(self.shape(experiment)) * (self.widths[1] - self.widths[0])
-                * (self.data_seeds[1] - self.data_seeds[0]) * experiment.seeds.init)
+                * (self.data_seeds[1] - self.data_seeds[0]) * len(self.init_range(experiment)))
+
+    def pending(self, experiment: Experiment, completed: np.ndarray,
+                whole_groups: bool) -> list[Chunk]:
+        """Sub-chunks that cover exactly the cells of this chunk not yet completed.
+
+        A chunk all done gives none, one with nothing done gives itself. In a
+        partly done chunk (a grown store) a batched sweep key is split into its
+        values, data seeds into single seeds, widths into runs of widths with
+        work left, and init seeds into the range from the first one with work
+        left (all of them with ``whole_groups``: statistics over init seeds
+        need every init of a group).
+
+        Parameters
+        ----------
+        experiment : Experiment
+        completed : ndarray of bool
+            The store's ``completed`` flags, dims ``(*sweep, width, data_seed,
+            init_seed)``.
+        whole_groups : bool
+            Keep every init seed of a (sweep point, width, data seed) together.
+
+        Returns
+        -------
+        list of Chunk
+        """
+        region = self.region(experiment)
+        dims = (*experiment.sweep_dims, "width", "data_seed", "init_seed")
+        done = completed[tuple(region[d] for d in dims)]
+        if done.all():
+            return []
+        if not done.any():
+            return [self]
+        sizes = experiment.sweep_shape
+        ranges = [range(n) if i is None else (i,) for i, n in zip(self.sweep, sizes, strict=True)]
+        out = []
+        for sweep in itertools.product(*ranges):
+            for d in range(*self.data_seeds):
+                at = completed[(*sweep, slice(*self.widths), d, slice(None))]
+                out += self._runs(experiment, sweep, d, at, whole_groups)
+        return out
+
+    def _runs(self, experiment: Experiment, sweep: tuple[int, ...], data_seed: int,
+              done: np.ndarray, whole_groups: bool) -> list[Chunk]:
+        """Chunks of one sweep point and data seed over the widths with work left.
+
+        ``done`` holds the flags of this chunk's widths (rows) and every init seed.
+        """
+        inits = self.init_range(experiment)
+        left = ~done[:, inits.start:inits.stop]
+        # per width: the first init seed with work left (-1: none), 0 for whole groups
+        first = np.where(left.any(axis=1), 0 if whole_groups else left.argmax(axis=1), -1)
+        out, w0 = [], self.widths[0]
+        for start, run in itertools.groupby(range(len(first)), key=lambda k: int(first[k])):
+            if start < 0:
+                continue
+            ks = list(run)
+            start += inits.start
+            out.append(Chunk(sweep, (w0 + ks[0], w0 + ks[-1] + 1), (data_seed, data_seed + 1),
+                             None if start == 0 else (start, inits.stop)))
+        return out
 
 
 def plan_chunks(experiment: Experiment, chunk_units: int) -> list[Chunk]:

@@ -27,6 +27,7 @@ from ..results import (
     metric_names,
     now,
     provenance,
+    records_predictions,
     skeleton_bytes,
     storage_bytes,
 )
@@ -68,7 +69,7 @@ def _worker(exp: Experiment, chunk: Chunk, device: str) -> tuple[Chunk, dict[str
     t0 = time.perf_counter()
     points = chunk.points(exp)
     widths = exp.model.width[slice(*chunk.widths)]
-    seeds, inits = range(*chunk.data_seeds), range(exp.seeds.init)
+    seeds, inits = range(*chunk.data_seeds), chunk.init_range(exp)
     cells = [(p, w, d, i) for p in range(len(points)) for w in widths for d in seeds
              for i in inits]
     fit = fit_chunk if exp.closed_form else train_chunk
@@ -244,7 +245,8 @@ def run(experiment, *, device: str = "auto", n_jobs: int = 1, progress: bool | N
             # sized from free device memory when the store was begun: the same chunks again
             plan = plan_run(exp, device=dev, memory_budget=memory_budget, chunk_units=begun)
         chunks = plan.chunks
-        todo = sorted((c for c in chunks if not store.is_complete(c.region(exp))),
+        whole = records_predictions(exp)  # pred_mean and pred_var_init need every init
+        todo = sorted((p for c in chunks for p in c.pending(exp, store.completed, whole)),
                       key=lambda c: -_cost(exp, c))  # largest first: no long chunk last
         total = sum(c.n_cells(exp) for c in chunks)
         left = sum(c.n_cells(exp) for c in todo)
@@ -254,7 +256,8 @@ def run(experiment, *, device: str = "auto", n_jobs: int = 1, progress: bool | N
                 store.write(chunk.region(exp), arrays)
                 del arrays  # not held while the next chunk trains
                 bar.update(chunk.n_cells(exp))
-        note = f"computed {len(todo)} of {len(chunks)} chunks"
+        note = (f"computed {len(todo)} of {len(chunks)} chunks" if set(todo) <= set(chunks)
+                else f"computed {left} of {total} cells, in {len(todo)} chunks")
         if store.resumed and not todo:  # nothing new: the stored provenance stays as it was
             return store.finish({}, attrs["command"], note)
         return store.finish({"finished": now(),
