@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import xarray as xr
 
-from ._common import SEEDS, labelled, single_chunk
+from ._common import SEEDS, derived, labelled, single_chunk
 from ._kernels import bias_variance_terms
 
 __all__ = ["bias_variance"]
@@ -56,13 +56,13 @@ def bias_variance(ds: xr.Dataset) -> xr.Dataset:
                 "set's own deviation from the mean over data sets")
         before = variance_data.attrs.get("comment")
         variance_data.attrs["comment"] = f"{before}; {note}" if before else note
-    out = xr.Dataset({
+    out = derived({
         "bias2": labelled(bias2, "squared bias mean_x (f̄(x) - f(x))²"),
         "variance": labelled(var_init + var_data, "variance mean_x mean_ks (f̂ - f̄)²"),
         "variance_init": labelled(var_init, "variance over initialisations, E_data Var_init"),
         "variance_data": variance_data,
         "mean_f_error": labelled(ds["f_error"].mean(SEEDS), "mean over seeds of f_error"),
-    }, attrs=ds.attrs)
+    }, ds, "ddlab.bias_variance")
     for var in out.data_vars.values():
         var.attrs["n_data_sets"] = n_data
     return out

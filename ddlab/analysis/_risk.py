@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import xarray as xr
 
-from ._common import SEEDS, labelled, noise_variance
+from ._common import SEEDS, derived, labelled, noise_variance
 
 __all__ = ["decompose", "generalization_gap", "risks"]
 
@@ -34,13 +34,13 @@ def risks(ds: xr.Dataset) -> xr.Dataset:
         ``bayes_risk`` sigma^2; all in units of y².
     """
     s2 = noise_variance(ds)
-    return xr.Dataset({
+    return derived({
         "empirical_risk": labelled(ds["train_loss"], "empirical risk R(f̂, D)"),
         "test_risk": labelled(ds["test_loss"], "test risk R(f̂, D_test) on the noisy test set"),
         "population_risk": labelled(ds["f_error"] + s2,
                                     "population risk R(f̂, p*) = f_error + σ²"),
         "bayes_risk": s2,
-    }, attrs=ds.attrs)
+    }, ds, "ddlab.risks")
 
 
 def generalization_gap(ds: xr.Dataset) -> xr.Dataset:
@@ -62,7 +62,7 @@ def generalization_gap(ds: xr.Dataset) -> xr.Dataset:
     if "f_error" in ds:
         out["gap_population"] = labelled(ds["f_error"] + noise_variance(ds) - ds["train_loss"],
                                          "generalization gap: R(f̂, p*) - R(f̂, D)")
-    return xr.Dataset(out, attrs=ds.attrs)
+    return derived(out, ds, "ddlab.generalization_gap")
 
 
 def decompose(ds: xr.Dataset, best: xr.Dataset) -> xr.Dataset:
@@ -99,4 +99,4 @@ def decompose(ds: xr.Dataset, best: xr.Dataset) -> xr.Dataset:
     for name in list(out):
         out[f"{name}_mean"] = labelled(out[name].mean(SEEDS),
                                        f"{out[name].attrs['long_name']}, mean over seeds")
-    return xr.Dataset(out, attrs=ds.attrs)
+    return derived(out, ds, "ddlab.decompose")
