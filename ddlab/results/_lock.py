@@ -6,15 +6,61 @@ run that is refused. The kernel drops the lock when its process ends, however
 it ends (Ctrl-C, SIGKILL, a crash), so a killed run never leaves a stale
 lock; the file is removed when the lock is released normally. Works on local
 file systems and on NFS v4 and Lustre mounts that support ``flock``.
+
+On Windows (no ``fcntl``) the lock is ``msvcrt.locking`` of one byte far past
+the pid, which Windows also drops when its process ends; the file, which
+Windows cannot remove while it is open, may stay behind and is reused.
+Elsewhere a run that writes a store stops with a one-line error; importing
+ddlab never needs either module.
 """
 
 from __future__ import annotations
 
-import fcntl
 import os
+import time
 from pathlib import Path
 
 __all__ = ["StoreLock"]
+
+#: Offset of the byte that msvcrt locks, past the pid so that others can read it.
+_MSVCRT_BYTE = 1 << 20
+
+
+class _NoLocking(Exception):
+    """This platform has neither ``fcntl`` nor ``msvcrt``."""
+
+
+def _lock(fd: int, wait: bool) -> bool:
+    """Lock the open file ``fd`` exclusively: True, or False if another process holds it."""
+    try:
+        import fcntl
+    except ImportError:
+        return _lock_msvcrt(fd, wait)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _lock_msvcrt(fd: int, wait: bool) -> bool:
+    """:func:`_lock` on Windows, polling while ``wait`` (msvcrt cannot block for long)."""
+    try:
+        import msvcrt
+    except ImportError:
+        raise _NoLocking from None
+    while True:
+        os.lseek(fd, _MSVCRT_BYTE, os.SEEK_SET)
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        except OSError:  # held by another process
+            if not wait:
+                return False
+            time.sleep(0.2)
+        else:
+            return True
+        finally:
+            os.lseek(fd, 0, os.SEEK_SET)
 
 
 class StoreLock:
@@ -30,8 +76,8 @@ class StoreLock:
     Raises
     ------
     ValueError
-        If another process holds the lock and ``wait`` is false, or the lock
-        file cannot be created.
+        If another process holds the lock and ``wait`` is false, the lock
+        file cannot be created, or this platform cannot lock files.
     """
 
     def __init__(self, path: str | Path, wait: bool = False):
@@ -43,8 +89,12 @@ class StoreLock:
             except OSError as err:
                 raise ValueError(f"out = '{self.store}': cannot lock it ({err.strerror})") from None
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
+                locked = _lock(fd, wait)
+            except _NoLocking:
+                os.close(fd)
+                raise ValueError(f"out = '{self.store}': cannot lock it on this platform "
+                                 f"(neither fcntl nor msvcrt is available)") from None
+            if not locked:
                 owner = os.read(fd, 32).decode(errors="replace").strip() or "?"
                 os.close(fd)
                 raise ValueError(
@@ -72,6 +122,8 @@ class StoreLock:
         try:
             self.path.unlink()
         except FileNotFoundError:  # pragma: no cover - removed by hand
+            pass
+        except PermissionError:  # pragma: no cover - Windows: open; the next run reuses it
             pass
         os.close(self._fd)
         self._fd = None
