@@ -113,8 +113,8 @@ def experiment_numbers(name: str, ds: xr.Dataset, exp: Experiment,
         from ._figures import chosen_lr
 
         best = chosen_lr(ds)
-        for key, lr in np.ndenumerate(best.values):
-            label = "".join(str(best[d].values[i]) for d, i in zip(best.dims, key, strict=True))
+        for index, lr in np.ndenumerate(best.values):
+            label = "".join(str(best[d].values[i]) for d, i in zip(best.dims, index, strict=True))
             out[macro(name, "ChosenLr", label)] = _fmt(float(lr))
     for theory_name in theories:
         gaps = _theory_gaps(ds, exp, theory_name)
