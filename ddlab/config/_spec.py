@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -221,12 +222,42 @@ class Experiment:
         return tuple(len(values) for _, values in self.sweep)
 
     def point(self, index: Sequence[int]) -> Experiment:
-        """The concrete (unswept) experiment at one index of the sweep grid."""
+        """The concrete (unswept) experiment at one index of the sweep grid.
+
+        Parameters
+        ----------
+        index : sequence of int
+            One index per swept key, in :attr:`sweep` order; ``()`` when
+            nothing is swept.
+
+        Raises
+        ------
+        ValueError
+            If ``index`` is not one in-range integer per swept key.
+        """
         values: dict[str, dict[str, Any]] = {}
-        for (key, options), i in zip(self.sweep, index, strict=True):
+        for (key, options), i in zip(self.sweep, self._point_index(index), strict=True):
             values.setdefault(key.section, {})[key.name] = options[i]
         sections = {s: dataclasses.replace(getattr(self, s), **v) for s, v in values.items()}
         return dataclasses.replace(self, sweep=(), **sections)
+
+    def _point_index(self, index: Any) -> tuple[int, ...]:
+        """``index`` as a tuple of ints, one in range per swept key (else ValueError)."""
+        shape = self.sweep_shape
+        try:
+            found = tuple(operator.index(i) for i in index)
+        except TypeError:
+            found = None
+        if found is not None and len(found) == len(shape) and all(
+                -n <= i < n for i, n in zip(found, shape, strict=True)):
+            return found
+        if not shape:
+            raise ValueError(f"index = {index!r}: experiment {self.name!r} sweeps no key; "
+                             f"its one point is point(())")
+        swept = ", ".join(f"{d} ({n} values)" for d, n in zip(self.sweep_dims, shape,
+                                                              strict=True))
+        raise ValueError(f"index = {index!r}: expected a sequence of {len(shape)} ints, an "
+                         f"index into each swept key: {swept}")
 
     def points(self) -> list[tuple[tuple[int, ...], Experiment]]:
         """Every sweep point, in C order: (index, concrete experiment)."""
