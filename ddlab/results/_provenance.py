@@ -23,12 +23,15 @@ import xarray as xr
 
 from ..config import Experiment, load_experiment
 
-__all__ = ["CONVENTIONS", "STORE_MARK", "calling", "experiment_of", "git_state",
+__all__ = ["CONVENTIONS", "SCHEMA", "STORE_MARK", "calling", "experiment_of", "git_state",
            "history_line", "now", "provenance"]
 
 CONVENTIONS = "CF-1.11"
 #: Attr that marks a store or file as written by ddlab (its schema version).
 STORE_MARK = "ddlab_schema"
+#: The schema version written: 2 since ddlab 0.4, whose random streams are keyed by
+#: 64-bit seeds; 1 before, torch generators that kept 32 bits of each seed.
+SCHEMA = 2
 
 _CALL: contextvars.ContextVar[str | None] = contextvars.ContextVar("ddlab_call", default=None)
 
@@ -111,7 +114,7 @@ def provenance(experiment: Experiment, call: str, device: str,
                  + (f": {experiment.description.strip()}" if experiment.description else ""),
         "source": f"ddlab {__version__} simulation",
         "history": history_line(command, "started"),
-        STORE_MARK: 1,
+        STORE_MARK: SCHEMA,
         "experiment": experiment.to_json(),
         "name": experiment.name,
         "command": command,

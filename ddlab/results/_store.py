@@ -31,7 +31,7 @@ from xarray.core import indexing
 from ..config import Experiment
 from ._grow import grown_keys, place_values
 from ._lock import StoreLock
-from ._provenance import STORE_MARK, experiment_of, history_line
+from ._provenance import SCHEMA, STORE_MARK, experiment_of, history_line
 from ._schema import FLAGS, METRICS, build_dataset, variable_dims
 
 __all__ = ["MemoryStore", "StorageFullError", "ZarrStore", "check_writable",
@@ -183,8 +183,14 @@ class ZarrStore(MemoryStore):
             raise ValueError(f"out = '{self.path}': exists and is not a ddlab result store; "
                              f"choose another output")
         if exists and not fresh:
+            old = zarr.open_group(self.path, mode="r").attrs.asdict()
+            if old[STORE_MARK] < SCHEMA:  # its cells' draws differ from this version's
+                raise ValueError(
+                    f"out = '{self.path}': written with the old 32-bit seeds by ddlab "
+                    f"{old.get('ddlab_version', '< 0.4')}, so it cannot be resumed; use --fresh "
+                    f"(fresh=True) to recompute it")
             try:
-                stored = experiment_of(zarr.open_group(self.path, mode="r").attrs.asdict())
+                stored = experiment_of(old)
             except ValueError as err:
                 raise ValueError(f"out = '{self.path}': holds an experiment this version "
                                  f"cannot read ({err}); use --fresh (fresh=True) to "

@@ -19,8 +19,7 @@ import numpy as np
 import torch
 
 from ..config import REAL_TARGETS, DataSpec, Experiment, load_experiment
-from ._seeding import cell_seed
-from ._seeding import generator as _gen
+from ._seeding import cell_seed, normals, uniforms_of
 
 __all__ = ["POPULATION_REPLICATES", "Samples", "make_data", "population_blocks",
            "target_function"]
@@ -69,16 +68,13 @@ def target_function(spec: DataSpec, root: int, data_seed: int):
     if spec.target == "quadratic":
         return lambda x: 1 + 2 * x[:, 0] - 3 * x[:, 0] ** 2
     if spec.target == "linear":
-        g = torch.randn(spec.dim, generator=_gen(root, "target", data_seed), dtype=torch.float64)
+        g = normals(root, "target", data_seed, shape=(spec.dim,))
         beta = g * (spec.signal**0.5 / g.norm())
         return lambda x: x @ beta
     # teacher: fixed for the whole experiment (drawn from the root seed alone)
-    gen = _gen(root, "target")
-    w1 = torch.randn(spec.teacher_width, spec.dim, generator=gen, dtype=torch.float64)
-    b1 = torch.randn(spec.teacher_width, generator=gen, dtype=torch.float64)
-    w2 = torch.randn(spec.teacher_width, generator=gen, dtype=torch.float64)
-    w1 /= spec.dim**0.5
-    w2 /= spec.teacher_width**0.5
+    m, d = spec.teacher_width, spec.dim
+    z = normals(root, "target", shape=(m, d + 2))  # row j: w1_j, b1_j, w2_j
+    w1, b1, w2 = z[:, :d] / d**0.5, z[:, d], z[:, d + 1] / m**0.5
     return lambda x: torch.tanh(x @ w1.T + b1) @ w2
 
 
@@ -113,7 +109,7 @@ def _sobol(dim: int, n: int, seed: int) -> np.ndarray:
 def _population_inputs(spec: DataSpec, root: int) -> torch.Tensor:
     """The population inputs, shared by all data seeds (cached: never modify in place)."""
     if spec.population == "iid":
-        return _inputs(spec, spec.n_population, _gen(root, "x_pop"))
+        return _inputs(spec, spec.n_population, root, "x_pop")
     blocks = [_sobol(spec.dim, m, cell_seed(root, "x_pop", k))
               for k, m in enumerate(population_blocks(spec.n_population))]
     u = torch.from_numpy(np.concatenate(blocks) if blocks else np.empty((0, spec.dim)))
@@ -122,10 +118,10 @@ def _population_inputs(spec: DataSpec, root: int) -> torch.Tensor:
     return torch.special.ndtri(u.clamp_(2.0**-40, 1 - 2.0**-40))  # scrambled points may hit 0
 
 
-def _inputs(spec: DataSpec, n: int, gen: torch.Generator) -> torch.Tensor:
-    if spec.input == "uniform":
-        return torch.rand(n, spec.dim, generator=gen, dtype=torch.float64)
-    return torch.randn(n, spec.dim, generator=gen, dtype=torch.float64)
+def _inputs(spec: DataSpec, n: int, root: int, stream: str, *coords: int) -> torch.Tensor:
+    """(n, dim) float64 inputs, row by row, from the stream of ``(root, stream, *coords)``."""
+    draw = uniforms_of if spec.input == "uniform" else normals
+    return draw(root, stream, *coords, shape=(n, spec.dim))
 
 
 @functools.lru_cache(maxsize=2)
@@ -154,8 +150,7 @@ def real_data(name: str) -> tuple[np.ndarray, np.ndarray]:
 
 def _real_samples(spec: DataSpec, root: int, data_seed: int) -> Samples:
     x, y = (torch.tensor(a) for a in real_data(spec.target))
-    keys = torch.rand(len(x), generator=_gen(root, "split", data_seed), dtype=torch.float64)
-    perm = keys.argsort()
+    perm = uniforms_of(root, "split", data_seed, shape=(len(x),)).argsort()
     tr, te = perm[:spec.n_train], perm[spec.n_train:spec.n_train + spec.n_test]
     empty = x.new_empty(0, x.shape[1])
     missing = torch.full_like(y[tr], torch.nan)
@@ -201,13 +196,11 @@ def make_data(experiment, data_seed: int) -> Samples:
         out = _real_samples(spec, root, data_seed)
     else:
         f = target_function(spec, root, data_seed)
-        x_train = _inputs(spec, spec.n_train, _gen(root, "x_train", data_seed))
-        x_test = _inputs(spec, spec.n_test, _gen(root, "x_test", data_seed))
+        x_train = _inputs(spec, spec.n_train, root, "x_train", data_seed)
+        x_test = _inputs(spec, spec.n_test, root, "x_test", data_seed)
         x_pop = _population_inputs(spec, root)
-        e_train = torch.randn(spec.n_train, generator=_gen(root, "noise_train", data_seed),
-                              dtype=torch.float64)
-        e_test = torch.randn(spec.n_test, generator=_gen(root, "noise_test", data_seed),
-                             dtype=torch.float64)
+        e_train = normals(root, "noise_train", data_seed, shape=(spec.n_train,))
+        e_test = normals(root, "noise_test", data_seed, shape=(spec.n_test,))
         f_train, f_test, f_pop = f(x_train), f(x_test), f(x_pop)
         out = Samples(x_train, f_train + spec.noise * e_train, x_test,
                       f_test + spec.noise * e_test, x_pop, f_train, f_pop, f_test)

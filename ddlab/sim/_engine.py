@@ -42,8 +42,8 @@ from ._models import (
     ACTIVATION,
     init_params,
     many_cell_uniforms,
-    shuffle_generators,
     shuffle_keys,
+    shuffle_seeds,
 )
 
 __all__ = ["PopulationStats", "train_chunk"]
@@ -612,8 +612,9 @@ def train_chunk(points: Sequence[Experiment], cells: Sequence[tuple[int, int, in
     index, bound = tiles.gather()
     index = torch.from_numpy(index)
     if exp.model.family == "mlp":
-        vectors = many_cell_uniforms(exp, [(w, data_seed, i) for _, w, i in ordered])
-        params = torch.cat(vectors)[index].mul_(2).sub_(1).mul_(torch.from_numpy(bound))
+        uniform = many_cell_uniforms(exp, [(w, data_seed, i) for _, w, i in ordered])
+        params = uniform[index].mul_(2).sub_(1).mul_(torch.from_numpy(bound))
+        sizes = [mlp_n_params(exp.data.dim, w, exp.model.depth) for _, w, _ in ordered]
     else:  # fixed features, zero output layer; only the output weights are trained
         vectors = [torch.cat([t.reshape(-1) for layer in init_params(exp, w, data_seed, i)
                               for t in layer]) for _, w, i in ordered]
@@ -621,13 +622,14 @@ def train_chunk(points: Sequence[Experiment], cells: Sequence[tuple[int, int, in
         trainable = torch.cat([torch.cat([torch.zeros(len(v) - w - 1), torch.ones(w),
                                           torch.zeros(1)]) for v, (_, w, _) in
                                zip(vectors, ordered, strict=True)])[index]
+        sizes = [len(v) for v in vectors]
     params = params.to(device=device, dtype=dtype)
     grad = torch.zeros_like(params)
     tiles.bind(exp.model.activation, params, grad)
     # per-parameter hyperparameters, when the chunk's points differ in them
     @functools.cache
     def cell_of_param() -> Tensor:
-        starts = np.cumsum([0] + [v.numel() for v in vectors])
+        starts = np.cumsum([0, *sizes])
         return torch.from_numpy(np.searchsorted(starts, index.numpy(), side="right") - 1).to(
             device)
 
@@ -682,7 +684,7 @@ def train_chunk(points: Sequence[Experiment], cells: Sequence[tuple[int, int, in
             pred = tiles.forward(xt_both, scratch)
             record(tr.epochs, pred[:, :n], pred[:, n:])
     else:  # minibatches: one order per cell, gathered per cell, or one per data set, shared
-        gens = shuffle_generators(exp, [(w, data_seed, i) for _, w, i in ordered])
+        seeds = shuffle_seeds(exp, [(w, data_seed, i) for _, w, i in ordered])
         shared = tr.shuffle == "data"
         for epoch in range(tr.epochs + 1):
             if epoch in rec_index:
@@ -691,8 +693,7 @@ def train_chunk(points: Sequence[Experiment], cells: Sequence[tuple[int, int, in
                 break
             if epoch % _SHUFFLE_BLOCK == 0:
                 block = min(_SHUFFLE_BLOCK, tr.epochs - epoch)
-                perms = _argsort(torch.stack([shuffle_keys(g, block, n) for g in gens])).to(
-                    device)
+                perms = _argsort(shuffle_keys(seeds, epoch, block, n)).to(device)
             perm = perms[:, epoch % _SHUFFLE_BLOCK]
             if shared:  # every cell the same rows: the dense shared-input path
                 x_epoch = xt_train.index_select(1, perm[0])  # the epoch's order, gathered once

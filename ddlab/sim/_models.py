@@ -16,11 +16,11 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..config import Experiment, layer_shapes, load_experiment
-from ._seeding import cell_seeds, generator, generators
+from ._seeding import cell_seeds, uniforms, uniforms_of
 
 __all__ = [
     "ACTIVATION", "Activation", "Cos", "cell_uniforms", "feature_params", "init_params",
-    "make_model", "many_cell_uniforms", "minibatch_order", "shuffle_generators", "shuffle_keys",
+    "make_model", "many_cell_uniforms", "minibatch_order", "shuffle_keys", "shuffle_seeds",
 ]
 
 Tensor = torch.Tensor
@@ -73,26 +73,24 @@ ACTIVATION: dict[str, Activation] = {
 
 def cell_uniforms(experiment: Experiment, width: int, data_seed: int,
                   init_seed: int) -> Tensor:
-    """The raw float64 U[0, 1) draws behind one cell's initial parameters.
+    """The raw float64 U(0, 1) draws behind one cell's initial parameters.
 
     Layer by layer, each weight (row-major) then its bias, as in
     :func:`init_params`.
     """
-    return many_cell_uniforms(experiment, [(width, data_seed, init_seed)])[0]
+    return many_cell_uniforms(experiment, [(width, data_seed, init_seed)])
 
 
-def many_cell_uniforms(experiment: Experiment,
-                       cells: Sequence[tuple[int, int, int]]) -> list[Tensor]:
-    """:func:`cell_uniforms` of many ``(width, data_seed, init_seed)`` cells.
+def many_cell_uniforms(experiment: Experiment, cells: Sequence[tuple[int, int, int]]) -> Tensor:
+    """:func:`cell_uniforms` of many ``(width, data_seed, init_seed)`` cells, concatenated.
 
-    One generator, re-seeded for each cell: the same draws as a fresh
-    :func:`ddlab.sim._seeding.generator` per cell, without creating one each.
+    Each cell's are the first ``n_params(width)`` values of its ``init`` stream
+    (:func:`ddlab.sim._seeding.uniforms`); one flat tensor, not a tensor per
+    cell (creating 10^5 tensors costs a quarter of a second).
     """
     seeds = cell_seeds(experiment.seeds.root, "init", cells)
-    sizes = {w: experiment.n_params(w) for w in {c[0] for c in cells}}
-    gen = torch.Generator()
-    return [torch.rand(sizes[width], generator=gen.manual_seed(seed), dtype=torch.float64)
-            for (width, _, _), seed in zip(cells, seeds, strict=True)]
+    size = {w: experiment.n_params(w) for w in {c[0] for c in cells}}
+    return uniforms(seeds, [size[width] for width, _, _ in cells])
 
 
 def feature_params(experiment: Experiment, width: int, data_seed: int,
@@ -108,8 +106,7 @@ def feature_params(experiment: Experiment, width: int, data_seed: int,
     d = experiment.data.dim
     if experiment.model.family == "linear":
         return torch.eye(d, dtype=torch.float64)[:width], torch.zeros(width, dtype=torch.float64)
-    gen = generator(experiment.seeds.root, "features", data_seed, init_seed)
-    u = torch.rand(width, d + 1, generator=gen, dtype=torch.float64).clamp_(1e-300, 1 - 1e-16)
+    u = uniforms_of(experiment.seeds.root, "features", data_seed, init_seed, shape=(width, d + 1))
     w = torch.special.ndtri(u[:, :d]) / d**0.5
     cos = experiment.model.activation == "cos"
     return w, (2 * torch.pi * u[:, d]) if cos else torch.zeros(width, dtype=torch.float64)
@@ -210,13 +207,12 @@ def minibatch_order(experiment, width: int, data_seed: int, init_seed: int) -> T
         int64 of shape (epochs, n_train).
     """
     exp = load_experiment(experiment)
-    (gen,) = shuffle_generators(exp, [(width, data_seed, init_seed)])
-    return shuffle_keys(gen, exp.train.epochs, exp.data.n_train).argsort(dim=1)
+    seeds = shuffle_seeds(exp, [(width, data_seed, init_seed)])
+    return shuffle_keys(seeds, 0, exp.train.epochs, exp.data.n_train)[0].argsort(dim=1)
 
 
-def shuffle_generators(experiment: Experiment,
-                       cells: Sequence[tuple[int, int, int]]) -> list[torch.Generator]:
-    """The shuffle streams of ``(width, data_seed, init_seed)`` cells.
+def shuffle_seeds(experiment: Experiment, cells: Sequence[tuple[int, int, int]]) -> list[int]:
+    """The seeds of the shuffle streams of ``(width, data_seed, init_seed)`` cells.
 
     One stream per cell, or with ``train.shuffle = "data"`` one per distinct
     data seed, in order of first appearance. See :func:`minibatch_order`.
@@ -225,12 +221,28 @@ def shuffle_generators(experiment: Experiment,
         coords = [(d,) for d in dict.fromkeys(d for _, d, _ in cells)]
     else:
         coords = list(cells)
-    return generators(experiment.seeds.root, "shuffle", coords)
+    return cell_seeds(experiment.seeds.root, "shuffle", coords)
 
 
-def shuffle_keys(gen: torch.Generator, epochs: int, n: int) -> Tensor:
-    """The next ``epochs`` rows of uniform sort keys of a shuffle stream.
+def shuffle_keys(seeds: Sequence[int], start: int, epochs: int, n: int) -> Tensor:
+    """The uniform sort keys of epochs ``start .. start + epochs`` of shuffle streams.
 
-    Drawing the keys of E epochs at once or in blocks gives the same rows.
+    Epoch ``e`` of a stream is its values ``e n .. (e + 1) n``, drawn directly:
+    the keys of epochs [start, start + E) are rows ``start .. start + E`` of the
+    keys drawn from epoch 0, however the epochs are split into calls.
+
+    Parameters
+    ----------
+    seeds : sequence of int
+        Shuffle stream seeds (:func:`shuffle_seeds`).
+    start, epochs : int
+        The first epoch and how many.
+    n : int
+        Training points (keys per epoch).
+
+    Returns
+    -------
+    Tensor
+        float64 of shape (len(seeds), epochs, n).
     """
-    return torch.rand(epochs, n, generator=gen, dtype=torch.float64)
+    return uniforms(seeds, [epochs * n] * len(seeds), start * n).view(len(seeds), epochs, n)

@@ -13,6 +13,7 @@ import ddlab
 from ddlab.sim import _engine
 from ddlab.sim._data import POPULATION_REPLICATES, population_blocks
 from ddlab.sim._models import feature_params
+from ddlab.sim._seeding import uniforms_of
 
 BASE = {
     "data": {"dim": 3, "n_train": 13, "n_test": 7, "n_population": 70, "noise": 0.5},
@@ -70,9 +71,8 @@ def test_sobol_blocks_are_independent_stratified_scramblings(inputs):
 def test_iid_population_keeps_the_iid_stream():
     exp = ddlab.load_experiment({"data": {"n_population": 50, "population": "iid"},
                                  "train": {"dtype": "float64"}, "seeds": {"root": 9}})
-    gen = ddlab.sim._seeding.generator(9, "x_pop")
     np.testing.assert_array_equal(ddlab.make_data(exp, 0).x_pop.numpy(),
-                                  torch.rand(50, 5, generator=gen, dtype=torch.float64).numpy())
+                                  uniforms_of(9, "x_pop", shape=(50, 5)).numpy())
     sobol = ddlab.make_data(exp.replace(data={"population": "sobol"}), 0).x_pop
     assert not np.allclose(sobol.numpy(), ddlab.make_data(exp, 0).x_pop.numpy())
     with pytest.raises(ValueError, match=r"data\.population = 'grid': expected one of sobol, iid"):
