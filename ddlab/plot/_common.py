@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 import re
 import textwrap
 import warnings
@@ -23,6 +24,7 @@ from ._style import new_figure
 
 __all__ = [
     "SEEDS",
+    "as_at",
     "axes_or_new",
     "chars",
     "coord_label",
@@ -197,14 +199,34 @@ def _locate(coord: xr.DataArray, dim: str, value: Any) -> int:
                      f"a negative integer counts from the end)")
 
 
-def select(obj: xr.Dataset | xr.DataArray, at: Mapping[str, Any] | None):
-    """``obj`` at the coordinate values of ``at``.
+def as_at(at: Mapping[str, Any] | float | None) -> dict[str, Any]:
+    """``at`` as a dict of dim -> value; a number alone is an epoch.
+
+    ``at=1000`` means ``{"epoch": 1000}``; None means ``{}``.
+
+    Raises
+    ------
+    ValueError
+        If ``at`` is neither a mapping, a number nor None.
+    """
+    if at is None:
+        return {}
+    if isinstance(at, Mapping):
+        return dict(at)
+    if isinstance(at, numbers.Real) and not isinstance(at, bool):
+        return {"epoch": at}
+    raise ValueError(f"at = {at!r}: expected a mapping of dims to values, e.g. "
+                     f"{{'noise': 0.5}}, or an epoch, e.g. 1000")
+
+
+def select(obj: xr.Dataset | xr.DataArray, at: Mapping[str, Any] | float | None):
+    """``obj`` at the coordinate values of ``at`` (see :func:`as_at`).
 
     A value is a coordinate label; a negative integer that is not a label
     counts from the end (``-1``: the last). A list keeps the dim (one line per
     value); a scalar drops it.
     """
-    for dim, value in (at or {}).items():
+    for dim, value in as_at(at).items():
         if dim not in obj.dims:
             raise ValueError(f"at = {{{dim!r}: {value!r}}}: {dim!r} is not a dim of the data "
                              f"(dims: {', '.join(map(str, obj.dims))})")

@@ -1,4 +1,4 @@
-"""Curves over width, epoch or parameter count, with seed bands, theory and the threshold."""
+"""Curves over width, epoch, parameter count or a swept key: seed bands, theory, threshold."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from ..results import experiment_of
 from ..theory import Risk
 from ._common import (
     SEEDS,
+    as_at,
     axes_or_new,
     chars,
     coord_label,
@@ -36,7 +37,6 @@ from ._style import style
 
 __all__ = ["Curves", "band_key", "bias_variance", "curves", "decomposition", "spread"]
 
-OVER = ("width", "epoch", "n_params")
 #: Train loss below which a width interpolates (as in :func:`ddlab.analysis.summarize`).
 TOL = 1e-3
 _BANDS = {"se": "± standard error", "quantile": "10–90% quantiles"}
@@ -69,10 +69,14 @@ def spread(values: np.ndarray, k: int = 4) -> list:
     return values[picks].tolist()
 
 
-def _defaults(da: xr.DataArray, dim: str, at: Mapping[str, Any] | None,
+def _defaults(da: xr.DataArray | xr.Dataset, dim: str, at: Mapping[str, Any] | float | None,
               lines: str) -> dict[str, Any]:
     """``at`` with defaults: final epoch; for width, ``lines`` "spread" (4) or "last"."""
-    out = dict(at or {})
+    out = as_at(at)
+    if dim in out:
+        other = "width" if dim == "epoch" else "epoch"
+        raise ValueError(f"at = {at!r}: {dim} is the x axis; select other dims, e.g. "
+                         f"at={{{other!r}: ...}}")
     for d in da.dims:
         if d in out or d == dim or d in SEEDS:
             continue
@@ -102,18 +106,21 @@ def _draw(ax: Axes, da: xr.DataArray, over: str, band: str | None, reduce: str, 
           linestyle: str = "-", linewidth: float | None = None):
     """One line (and band) per combination of the dims of ``da`` besides ``over`` and seeds.
 
-    Returns lines and bands as dicts keyed by legend label.
+    ``label`` names a single line; with several, it comes before each line's
+    coordinates (``"noise = 0.1, width = 8"``). Returns lines and bands as
+    dicts keyed by legend label.
     """
     dim = "width" if over == "n_params" else over
     centre, low, high = seed_stats(da, reduce, band)
     line_dims = [d for d in centre.dims if d != dim]
+    combos = list(itertools.product(*(range(centre.sizes[d]) for d in line_dims)))
     lines, bands = {}, {}
-    for idx in itertools.product(*(range(centre.sizes[d]) for d in line_dims)):
+    for idx in combos:
         sel = dict(zip(line_dims, idx, strict=True))
         c = centre.isel(sel).transpose(dim)
         x = _xvalues(c, over)
-        name = label if label is not None else _scalar_coords(c, line_dims)
-        name = name or f"{reduce} over seeds"
+        coords = _scalar_coords(c, line_dims) if label is None or len(combos) > 1 else ""
+        name = ", ".join(part for part in (label, coords) if part) or f"{reduce} over seeds"
         if not np.isfinite(c.values).any():
             name += " (no data yet)"
         kwargs = {"linestyle": linestyle}
@@ -208,10 +215,8 @@ def _threshold(ds: xr.Dataset | xr.DataArray, over: str, threshold: Any,
                    f"(first with final train loss < {TOL:g})")
 
 
-def _threshold_line(ax: Axes, ds: xr.Dataset | xr.DataArray, over: str, threshold: Any,
-                    at: Mapping[str, Any]) -> Line2D | None:
-    """The dotted vertical line at :func:`_threshold`'s place, if there is one."""
-    where = _threshold(ds, over, threshold, at)
+def _threshold_line(ax: Axes, where: tuple[float, str] | None) -> Line2D | None:
+    """The dotted vertical line at a place from :func:`_threshold`, if there is one."""
     if where is None:
         return None
     return ax.axvline(where[0], color="0.35", linestyle=":", linewidth=1.2,
@@ -265,12 +270,18 @@ def _floor_bands(ax: Axes, ys: np.ndarray) -> None:
         ax.autoscale_view(scalex=False)
 
 
-def band_key(band: str | None, n: int) -> list[Patch]:
-    """The legend patch that says what the bands are (none without a band or with one seed)."""
-    if band is None or n < 2:
+def band_key(band: str | None, n: int | Sequence[int]) -> list[Patch]:
+    """The legend patch that says what the bands are (none without a band or with one seed).
+
+    ``n`` is the number of seed cells, or those of several data sets (a range
+    if they differ).
+    """
+    counts = sorted({int(k) for k in np.atleast_1d(n)})
+    if band is None or counts[-1] < 2:
         return []
+    cells = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}–{counts[-1]}"
     return [Patch(facecolor="0.5", alpha=0.3, linewidth=0,
-                  label=wrap(f"band: {_BANDS[band]}, {n} seed cells", 40))]
+                  label=wrap(f"band: {_BANDS[band]}, {cells} seed cells", 40))]
 
 
 def _limit_theory(ax: Axes, y_data: np.ndarray, y_theory: np.ndarray) -> None:
@@ -285,28 +296,36 @@ def _limit_theory(ax: Axes, y_data: np.ndarray, y_theory: np.ndarray) -> None:
         ax.set_ylim(bottom, top)
 
 
-def curves(ds: xr.Dataset | xr.DataArray, var: str = "test_loss", over: str = "width",
-           at: Mapping[str, Any] | None = None, band: str | None = "se",
+def curves(ds: xr.Dataset | xr.DataArray | Mapping[str, xr.Dataset | xr.DataArray],
+           var: str = "test_loss", over: str = "width",
+           at: Mapping[str, Any] | float | None = None, band: str | None = "se",
            theory: Any = None, threshold: Any = "auto", ax: Axes | None = None, *,
            reduce: str = "mean", log: Any = None, legend: bool | str = True) -> Curves:
     """A metric against width, epoch or parameter count: mean over seeds with a band.
 
     Parameters
     ----------
-    ds : xarray.Dataset or xarray.DataArray
+    ds : xarray.Dataset, xarray.DataArray, or mapping of str to them
         A result of :func:`ddlab.run` or :func:`ddlab.open_results` (or a
-        DataArray, drawn as is; then no automatic threshold).
+        DataArray, drawn as is; then no automatic threshold). A mapping of
+        labels to results draws them all on the same axes, each line's
+        legend label starting with its result's label; when a result gives
+        several lines, every result has a line style of its own, and where
+        all give as many lines the colours repeat, so a colour means the
+        same line of each.
     var : str
         The variable to draw.
-    over : {"width", "epoch", "n_params"}
-        The x axis; ``n_params`` is the parameter count of each width.
-    at : mapping, optional
+    over : str
+        The x axis: ``width``, ``epoch``, ``n_params`` (the parameter count
+        of each width) or any other dim, e.g. a swept ``n_train`` or ``noise``.
+    at : mapping or number, optional
         Values of the other dims, as coordinate labels (a negative integer
         that is not a label counts from the end). A list draws one line per
-        value. Defaults: the final epoch (``{"epoch": -1}``) when ``over`` is
-        width or n_params; four widths spread across the grid when ``over``
-        is epoch. Other dims of size 1 need none; larger ones (swept keys)
-        give one line per value unless selected.
+        value. A number alone is an epoch: ``at=1000`` is
+        ``{"epoch": 1000}``. Defaults: the final epoch (``{"epoch": -1}``)
+        unless ``over`` is epoch; four widths spread across the grid unless
+        ``over`` is width or n_params. Other dims of size 1 need none;
+        larger ones (swept keys) give one line per value unless selected.
     band : {"se", "quantile"} or None
         The band around each line: ± the standard error of the mean over
         all computed seed cells (data_seed × init_seed; std with ddof=1 over
@@ -322,7 +341,8 @@ def curves(ds: xr.Dataset | xr.DataArray, var: str = "test_loss", over: str = "w
         When the theory has a pole (min-norm at p = n), the y range stays on
         the data.
     threshold : "auto", float, (float, str), or None
-        A dotted vertical line at the interpolation threshold. ``"auto"``:
+        A dotted vertical line at the interpolation threshold (with several
+        results, only where they all put it). ``"auto"``:
         against n_params, at n_params = n_train; against width, for the
         fixed-feature families (``random_features``, ``linear``) at N (or p)
         = n_train, and for networks at :func:`ddlab.analysis.summarize`'s
@@ -362,48 +382,114 @@ def curves(ds: xr.Dataset | xr.DataArray, var: str = "test_loss", over: str = "w
     With a theory curve the data lines are drawn wide and slightly
     transparent, the theory as a thin black dashed line on top.
     """
-    if over not in OVER and over not in getattr(ds, "dims", ()):
-        raise ValueError(f"over = {over!r}: expected one of {', '.join(OVER)}")
     with style():
-        da = variable(ds, var)
-        dim = "width" if over == "n_params" else over
-        if dim not in da.dims:
-            raise ValueError(f"over = {over!r}: {da.name or 'the data'} has no {dim} dim "
-                             f"(dims: {', '.join(map(str, da.dims))})")
-        at = _defaults(da, dim, at, "spread")
-        sel = select(da, at)
+        sources = {label: _source(one, var, over, at) for label, one in _labelled(ds).items()}
         ax = axes_or_new(ax, (6.4, 3.6) if legend else None)
-        # under a theory curve the data are wide and pale, so the theory reads on top
-        lines, bands = _draw(ax, sel, over, band, reduce,
-                             linewidth=_UNDER_THEORY if theory is not None else None)
-        if theory is not None:
-            for line in lines.values():
-                line.set_alpha(0.75)
-        n = int(np.prod([sel.sizes[d] for d in SEEDS if d in sel.dims]))
-        extra = band_key(band, n)
-        theory_line = None
+        lines, bands = _draw_sources(ax, sources, over, band, reduce, theory is not None)
+        n = [int(np.prod([s.sel.sizes[d] for d in SEEDS if d in s.sel.dims]))
+             for s in sources.values()]
         y_data = np.concatenate([np.ravel(line.get_ydata()) for line in lines.values()] +
                                 [np.ravel(p.get_paths()[0].vertices[:, 1])
                                  for p in bands.values() if p.get_paths()])
+        theory_line = None
         if theory is not None:
-            tx, ty, tlabel = _theory(theory, over)
-            if sel.name == "test_loss":
-                ty = ty + _noise2(select(ds, {k: v for k, v in at.items()
-                                              if k not in ("width", "epoch")}))
-                tlabel += " + σ²"
-            (theory_line,) = ax.plot(tx, np.where(np.isfinite(ty), ty, np.nan), color="black",
-                                     linestyle="--", linewidth=1.0, label=wrap(tlabel, 40),
-                                     zorder=3)
-        threshold_line = _threshold_line(ax, ds, over, threshold, at)
-        title = _scalar_coords(sel, [d for d in da.dims if d not in sel.dims and da.sizes[d] > 1])
-        _finish(ax, ds, over, var_label(sel, "", 44), log, f"at {title}" if title else "",
-                extra, legend, lines)
+            theory_line, ty = _theory_line(ax, theory, over, list(sources.values()))
+        places = {_threshold(s.ds, over, threshold, s.at) for s in sources.values()}
+        threshold_line = _threshold_line(ax, places.pop() if len(places) == 1 else None)
+        titles = {s.title for s in sources.values()}
+        title = titles.pop() if len(titles) == 1 else ""
+        first = next(iter(sources.values()))
+        _finish(ax, first.ds, over, var_label(first.sel, "", 44), log,
+                f"at {title}" if title else "", band_key(band, n), legend, lines)
         if theory_line is not None:
             _limit_theory(ax, y_data, ty)
         return Curves(ax, lines, bands, theory_line, threshold_line)
 
 
-def _one_line(obj: xr.Dataset, over: str, at: Mapping[str, Any] | None) -> dict[str, Any]:
+class _Source(NamedTuple):
+    """One result drawn by :func:`curves`."""
+
+    #: The result.
+    ds: xr.Dataset | xr.DataArray
+    #: The values of its other dims, defaults filled in.
+    at: dict[str, Any]
+    #: The variable at ``at``.
+    sel: xr.DataArray
+    #: The selected dims that vary in the result, as ``epoch = 50``.
+    title: str
+
+
+def _labelled(ds: Any) -> dict[str | None, xr.Dataset | xr.DataArray]:
+    """One result unlabelled, or a mapping's results by label."""
+    if isinstance(ds, (xr.Dataset, xr.DataArray)):
+        return {None: ds}
+    if isinstance(ds, Mapping) and ds and all(isinstance(v, (xr.Dataset, xr.DataArray))
+                                              for v in ds.values()):
+        return {str(label): one for label, one in ds.items()}
+    raise ValueError(f"ds = {type(ds).__name__}: expected a Dataset, a DataArray or a "
+                     f"non-empty mapping of labels to them")
+
+
+def _source(ds: xr.Dataset | xr.DataArray, var: str, over: str,
+            at: Mapping[str, Any] | float | None) -> _Source:
+    da = variable(ds, var)
+    dim = "width" if over == "n_params" else over
+    if dim not in da.dims:
+        raise ValueError(f"over = {over!r}: {da.name or 'the data'} has no {dim} dim "
+                         f"(dims: {', '.join(map(str, da.dims))})")
+    at = _defaults(da, dim, at, "spread")
+    sel = select(da, at)
+    title = _scalar_coords(sel, [d for d in da.dims if d not in sel.dims and da.sizes[d] > 1])
+    return _Source(ds, at, sel, title)
+
+
+def _draw_sources(ax: Axes, sources: Mapping[str | None, _Source], over: str,
+                  band: str | None, reduce: str, under_theory: bool):
+    """The lines (and bands) of every source; a line style each if they give several lines.
+
+    When every source gives the same lines (as many, more than one), each
+    starts the colour cycle again, so a colour is the same line of each.
+    """
+    dim = "width" if over == "n_params" else over
+    counts = {int(np.prod([s.sel.sizes[d] for d in s.sel.dims if d not in (dim, *SEEDS)]))
+              for s in sources.values()}
+    restyle = len(sources) > 1 and max(counts) > 1
+    recolour = restyle and len(counts) == 1
+    lines, bands = {}, {}
+    for (label, src), linestyle in zip(sources.items(), itertools.cycle(("-", "--", ":", "-.")),
+                                       strict=False):
+        if recolour:
+            ax.set_prop_cycle(None)
+        got = _draw(ax, src.sel, over, band, reduce, label=label,
+                    linestyle=linestyle if restyle else "-",
+                    linewidth=_UNDER_THEORY if under_theory else None)
+        lines |= got[0]
+        bands |= got[1]
+    if under_theory:  # wide and pale, so the theory reads on top
+        for line in lines.values():
+            line.set_alpha(0.75)
+    return lines, bands
+
+
+def _theory_line(ax: Axes, theory: Any, over: str,
+                 sources: Sequence[_Source]) -> tuple[Line2D, np.ndarray]:
+    """The theory curve (σ² added for test_loss) and its y values."""
+    tx, ty, tlabel = _theory(theory, over)
+    if sources[0].sel.name == "test_loss":
+        noise2 = {_noise2(select(s.ds, {k: v for k, v in s.at.items()
+                                        if k not in ("width", "epoch")})) for s in sources}
+        if len(noise2) > 1:
+            raise ValueError("theory = ...: the results differ in noise; draw the theory "
+                             "with one of them")
+        ty = ty + noise2.pop()
+        tlabel += " + σ²"
+    (line,) = ax.plot(tx, np.where(np.isfinite(ty), ty, np.nan), color="black",
+                      linestyle="--", linewidth=1.0, label=wrap(tlabel, 40), zorder=3)
+    return line, ty
+
+
+def _one_line(obj: xr.Dataset, over: str,
+              at: Mapping[str, Any] | float | None) -> dict[str, Any]:
     dim = "width" if over == "n_params" else over
     if dim not in obj.dims:
         raise ValueError(f"over = {over!r}: the data has no {dim} dim "
@@ -418,7 +504,7 @@ def _one_line(obj: xr.Dataset, over: str, at: Mapping[str, Any] | None) -> dict[
 
 
 def decomposition(dec: xr.Dataset, over: str = "width", ax: Axes | None = None, *,
-                  at: Mapping[str, Any] | None = None, band: str | None = "se",
+                  at: Mapping[str, Any] | float | None = None, band: str | None = "se",
                   lecture: bool = False, log: Any = None,
                   legend: bool | str = True) -> Curves:
     """Excess risk = approximation + estimation error, against width or epoch.
@@ -427,13 +513,14 @@ def decomposition(dec: xr.Dataset, over: str = "width", ax: Axes | None = None, 
     ----------
     dec : xarray.Dataset
         :func:`ddlab.analysis.decompose` of a result.
-    over : {"width", "epoch", "n_params"}
-        The x axis.
+    over : str
+        The x axis: width, epoch, n_params or another dim (see :func:`curves`).
     ax : matplotlib.axes.Axes, optional
         Axes to draw on (default: a new figure).
-    at : mapping, optional
-        Values of the other dims (see :func:`curves`); default the final
-        epoch against width, the widest width against epoch.
+    at : mapping or number, optional
+        Values of the other dims (see :func:`curves`; a number is an
+        epoch); default the final epoch against width, the widest width
+        against epoch.
     band : {"se", "quantile"} or None
         Band across seeds, as in :func:`curves`.
     lecture : bool
@@ -481,7 +568,7 @@ def decomposition(dec: xr.Dataset, over: str = "width", ax: Axes | None = None, 
 
 
 def bias_variance(bv: xr.Dataset, over: str = "width", ax: Axes | None = None, *,
-                  at: Mapping[str, Any] | None = None, threshold: Any = "auto",
+                  at: Mapping[str, Any] | float | None = None, threshold: Any = "auto",
                   log: Any = None, legend: bool | str = True) -> Curves:
     """Squared bias, variance over initialisations and over data sets, and their total.
 
@@ -489,13 +576,14 @@ def bias_variance(bv: xr.Dataset, over: str = "width", ax: Axes | None = None, *
     ----------
     bv : xarray.Dataset
         :func:`ddlab.analysis.bias_variance` of a result.
-    over : {"width", "epoch", "n_params"}
-        The x axis.
+    over : str
+        The x axis: width, epoch, n_params or another dim (see :func:`curves`).
     ax : matplotlib.axes.Axes, optional
         Axes to draw on (default: a new figure).
-    at : mapping, optional
-        Values of the other dims (see :func:`curves`); default the final
-        epoch against width, the widest width against epoch.
+    at : mapping or number, optional
+        Values of the other dims (see :func:`curves`; a number is an
+        epoch); default the final epoch against width, the widest width
+        against epoch.
     threshold : "auto", float, (float, str), or None
         The interpolation threshold's dotted line, as in :func:`curves`
         (``"auto"`` draws it against n_params, and against width for the
@@ -547,7 +635,7 @@ def bias_variance(bv: xr.Dataset, over: str = "width", ax: Axes | None = None, *
         sel = select(bv["bias2"], at)
         title = _scalar_coords(sel, [d for d in bv["bias2"].dims
                                      if d not in sel.dims and bv.sizes[d] > 1])
-        threshold_line = _threshold_line(ax, bv, over, threshold, at)
+        threshold_line = _threshold_line(ax, _threshold(bv, over, threshold, at))
         _finish(ax, bv, over, "error in f and its parts (in units of y²)", log,
                 f"at {title}" if title else "", [], legend, lines)
         return Curves(ax, lines, {}, None, threshold_line)

@@ -13,6 +13,7 @@ from matplotlib.figure import Figure
 
 from ._common import (
     SEEDS,
+    as_at,
     chars,
     coord_text,
     legend_columns,
@@ -80,7 +81,8 @@ def _figure(fig: Figure | None, figsize: tuple[float, float]) -> Figure:
 
 
 def seed_figure(ds: xr.Dataset, fig: Figure | None = None, *,
-                widths: Sequence[int] | None = None, at: Mapping[str, Any] | None = None,
+                widths: Sequence[int] | None = None,
+                at: Mapping[str, Any] | float | None = None,
                 reduce: str = "mean", band: str | None = "se", log: Any = None,
                 norm: Any = None) -> SeedFigure:
     """The lecture's 2×2 figure: test loss and error in f, as heatmaps and as curves.
@@ -140,7 +142,7 @@ def seed_figure(ds: xr.Dataset, fig: Figure | None = None, *,
             h.colorbar.set_label(var_label(variable(ds, var), "", chars(h.ax, "y")))
             h.ax.set_title(f"{title}: {reduce} over seeds", loc="left")
             xlog = h.ax.get_xscale() != "linear"
-            c = curves(ds, var, over="epoch", at={**(at or {}), "width": picked}, band=band,
+            c = curves(ds, var, over="epoch", at={**as_at(at), "width": picked}, band=band,
                        reduce=reduce, ax=axes[1, col], log="x" if xlog else False,
                        legend=False)
             c.ax.set_title(f"{title} at {len(picked)} widths", loc="left")
@@ -198,7 +200,8 @@ def facet_order(da: xr.DataArray, dim: str | None) -> list[int]:
 def sweep_grid(ds: xr.Dataset, var: str = "test_loss", row: str | None = None,
                col: str | None = None, fig: Figure | None = None, *, kind: str = "heatmap",
                x: str = "epoch", y: str = "width", over: str = "width",
-               at: Mapping[str, Any] | None = None, reduce: str = "mean", log: Any = None,
+               at: Mapping[str, Any] | float | None = None, reduce: str = "mean",
+               log: Any = None,
                norm: Any = None, band: str | None = "se", sharey: bool = True,
                wrap: int | None = None) -> Grid:
     """Small multiples over swept dims: one heatmap (or curve panel) per row × col value.
@@ -275,7 +278,7 @@ def sweep_grid(ds: xr.Dataset, var: str = "test_loss", row: str | None = None,
                                 for _, _, point in cells])
             shared = _norm(norm, z, None, None, var)
         for i, j, point in cells:
-            where = {**(at or {}), **point}
+            where = {**as_at(at), **point}
             ax = axes[i, j]
             if kind == "heatmap":
                 panels[i, j] = heatmap(ds, var, x=x, y=y, reduce=reduce, log=log,

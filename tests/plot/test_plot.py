@@ -336,6 +336,9 @@ def test_style_does_not_leak_into_global_rcparams(ds):
     (lambda d: plot.bias_variance(d), "bv: no"),
     (lambda d: plot.seed_figure(d.isel(epoch=[0])), "ds: one recorded epoch"),
     (lambda d: plot.sweep_grid(d, kind="violin"), "kind = 'violin'"),
+    (lambda d: plot.curves(d, at="last"), "at = 'last': expected a mapping"),
+    (lambda d: plot.curves(d, over="epoch", at=5), "at = 5: epoch is the x axis"),
+    (lambda d: plot.curves({}), "ds = dict: expected a Dataset"),
 ])
 def test_bad_input_names_the_key(ds, call, match):
     data = ds.assign(m=ds["test_loss"] - 10.0)
@@ -372,3 +375,37 @@ def test_log_axis_autoscales_to_the_lines_not_to_a_band_edge_at_zero():
     bottom, top = left.get_ylim()
     assert right.get_ylim() == (bottom, top)
     assert top >= 1e3 and mean.min() / 100 <= bottom < mean.min()
+
+
+def test_a_number_for_at_is_an_epoch(ds):
+    c = plot.curves(ds, at=5)
+    mean = ds["test_loss"].sel(epoch=5).mean(SEEDS).values
+    (line,) = c.lines.values()
+    np.testing.assert_allclose(line.get_ydata(), mean)
+    assert c.ax.get_title(loc="left") == "at epoch = 5"
+    bv = ddlab.bias_variance(ds)
+    c = plot.bias_variance(bv, at=5)
+    assert c.ax.get_title(loc="left") == "at epoch = 5"
+    total = next(iter(c.lines.values()))
+    np.testing.assert_allclose(total.get_ydata(), bv["mean_f_error"].sel(epoch=5).values)
+
+
+def test_several_results_share_the_axes_each_labelled():
+    low = ddlab.run({**SPEC, "data": {**SPEC["data"], "noise": 0.1},
+                     "model": {"width": [2, 8]}, "train": {"epochs": 3, "lr": 0.02}},
+                    progress=False)
+    high = ddlab.run({**SPEC, "model": {"width": [2, 8]}, "train": {"epochs": 3, "lr": 0.02}},
+                     progress=False)
+    c = plot.curves({"low": low, "high": high}, at={"width": 8}, over="epoch")
+    assert list(c.lines) == ["low", "high"]
+    for label, result in (("low", low), ("high", high)):
+        np.testing.assert_allclose(c.lines[label].get_ydata(),
+                                   result["test_loss"].sel(width=8).mean(SEEDS).values)
+    assert [t.get_text() for t in c.ax.get_legend().get_texts()][:2] == ["low", "high"]
+    # several lines each: a line style per result, the same colour for the same width
+    c = plot.curves({"low": low, "high": high}, over="epoch")
+    assert list(c.lines) == ["low, width = 2", "low, width = 8", "high, width = 2",
+                             "high, width = 8"]
+    styles = {k: (v.get_linestyle(), v.get_color()) for k, v in c.lines.items()}
+    assert styles["low, width = 2"][1] == styles["high, width = 2"][1]
+    assert styles["low, width = 8"][0] == "-" and styles["high, width = 8"][0] == "--"
