@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import analysis, config, results, theory
 from ._version import __version__
-from .analysis import bias_variance, decompose, generalization_gap, risks, summarize
+from .analysis import bias_variance, decompose, generalization_gap, risks, summarize, table
 from .config import DataSpec, Experiment, ModelSpec, SeedSpec, TrainSpec, load_experiment
 from .results import VARIABLES, export_netcdf, open_results
 
@@ -28,10 +28,12 @@ if TYPE_CHECKING:
         minibatch_order,
         plan_chunks,
         run,
+        trained_model,
     )
 
 _LAZY = {name: "sim" for name in ("Samples", "best_in_class", "make_data", "make_model",
-                                   "minibatch_order", "plan_chunks", "run")}
+                                   "minibatch_order", "plan_chunks", "run",
+                                   "trained_model")}
 _MODULES = ("sim", "plot")
 
 __all__ = [
@@ -62,7 +64,9 @@ __all__ = [
     "run",
     "sim",
     "summarize",
+    "table",
     "theory",
+    "trained_model",
 ]
 
 

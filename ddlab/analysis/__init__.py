@@ -1,4 +1,4 @@
-"""Analysis of results: risks, gaps, decompositions, bias-variance, summaries.
+"""Analysis of results: risks, gaps, decompositions, bias-variance, summaries, tables.
 
 numpy kernels (:mod:`._kernels`) with thin xarray wrappers; no torch. Every
 function works on in-memory results and on stores opened with
@@ -11,17 +11,20 @@ from ._common import noise_variance
 from ._kernels import bias_variance_terms, first_below, peak_after_first_minimum
 from ._risk import decompose, generalization_gap, risks
 from ._summary import summarize
+from ._table import differing_keys, table
 
 __all__ = [
     "bias_variance",
     "bias_variance_terms",
     "decompose",
+    "differing_keys",
     "first_below",
     "generalization_gap",
     "noise_variance",
     "peak_after_first_minimum",
     "risks",
     "summarize",
+    "table",
 ]
 
 
