@@ -6,12 +6,13 @@ import argparse
 import functools
 import re
 
+import numpy as np
 import pytest
 import zarr
 
 import ddlab
 import ddlab.sim
-from ddlab.cli import _plot
+from ddlab.cli import _plot, main
 
 SPEC = {
     "data": {"dim": 3, "n_train": 12, "n_test": 10, "n_population": 100, "noise": 1.0},
@@ -110,7 +111,9 @@ def test_bias_variance_needs_pred_mean(tmp_path):
     (["--var", "completed"], "var = 'completed'"),
     (["--kind", "seed", "--var", "f_error"], "var = 'f_error': kind 'seed'"),
     (["--kind", "curves", "--over", "lr"], "over = 'lr'"),
-    (["--over", "epoch"], "over = 'epoch': kind 'heatmap'"),
+    (["--kind", "heatmap", "--over", "epoch"], "over = 'epoch': kind 'heatmap'"),
+    (["--kind", "curves", "--over", "n_train"], "over = 'n_train': not a dim of test_loss"),
+    (["--sel", "width=[1,3]"], "sel = 'width=[1,3]': no width = 3 in the store"),
     (["--sel", "lr"], "sel = 'lr': expected DIM=VALUE"),
     (["--sel", "lr=0.1"], "sel = 'lr=0.1': 'lr' is not a dim"),
     (["--out", "fig.jpg"], "out = 'fig.jpg'"),
@@ -126,3 +129,159 @@ def test_not_a_store(tmp_path):
         plot_cli(tmp_path)
     with pytest.raises(ValueError, match=r"path = .*: no such result store"):
         plot_cli(tmp_path / "missing.zarr")
+
+
+#: a sample-wise sweep: one width, n_train swept, trained for a few epochs
+SAMPLEWISE = {
+    "data": {"dim": 2, "n_train": [4, 8, 12], "n_test": 10, "n_population": 50, "noise": 0.5},
+    "model": {"width": [6]},
+    "train": {"epochs": 4, "lr": 0.05},
+    "seeds": {"root": 3, "data": 1, "init": 3},
+}
+#: random features fitted in closed form (one epoch entry), n_train swept
+CLOSED_FORM = {
+    "data": {"target": "teacher", "input": "normal", "dim": 4, "n_train": [6, 12],
+             "n_test": 20, "n_population": 50, "noise": 0.3},
+    "model": {"family": "random_features", "width": [2, 4, 8, 16, 24]},
+    "seeds": {"root": 3, "data": 1, "init": 3},
+}
+
+
+@pytest.fixture(scope="module")
+def samplewise(tmp_path_factory):
+    """Two sample-wise sweeps, at noise 0.5 and 0.1."""
+    root = tmp_path_factory.mktemp("samplewise")
+    paths = []
+    for noise in (0.5, 0.1):
+        paths.append(root / f"noise{noise}.zarr")
+        ddlab.run({**SAMPLEWISE, "data": {**SAMPLEWISE["data"], "noise": noise}},
+                  out=paths[-1], progress=False)
+    return paths
+
+
+@pytest.fixture(scope="module")
+def closed_form(tmp_path_factory):
+    path = tmp_path_factory.mktemp("closed") / "rf.zarr"
+    ddlab.run(CLOSED_FORM, out=path, progress=False)
+    return path
+
+
+@pytest.fixture
+def drawn(monkeypatch):
+    """The figures ``ddlab plot`` saves, in order."""
+    figures, save = [], ddlab.plot.save
+
+    def keep(fig, path, *args, **kwargs):
+        figures.append(fig)
+        return save(fig, path, *args, **kwargs)
+
+    monkeypatch.setattr(ddlab.plot, "save", keep)
+    return figures
+
+
+def _final_mean(path, **at) -> np.ndarray:
+    """Mean over seeds of the final test loss of a store, at ``at``, squeezed."""
+    ds = ddlab.open_results(path).sel(at)
+    return ds["test_loss"].isel(epoch=-1).mean(["data_seed", "init_seed"]).squeeze().values
+
+
+def test_two_stores_over_a_swept_key_share_axes_labelled_by_what_differs(samplewise, tmp_path,
+                                                                         drawn, capsys):
+    a, b = samplewise
+    out = tmp_path / "ab.png"
+    assert main(["plot", str(a), str(b), "--over", "n_train", "--out", str(out)]) == 0
+    assert capsys.readouterr().out.strip() == f"wrote {out}"
+    (ax,) = drawn[0].axes
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["noise = 0.5", "noise = 0.1", "band: ± standard error, 3 seed cells"]
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    for label, store in zip(legend, samplewise, strict=False):
+        np.testing.assert_array_equal(lines[label].get_xdata(), [4, 8, 12])
+        np.testing.assert_allclose(lines[label].get_ydata(), _final_mean(store))
+    assert ax.get_xlabel().startswith("training sample size")
+    # without --over the x axis is the one dim that varies besides epoch; next to the first
+    assert main(["plot", str(a), str(b)]) == 0
+    assert drawn[1].axes[0].get_xlabel() == ax.get_xlabel()
+    assert a.with_name("noise0.5_vs_noise0.1_curves_test_loss.png").exists()
+
+
+def test_stores_with_the_same_experiment_go_by_name(samplewise, tmp_path, drawn):
+    a, _ = samplewise
+    copy = tmp_path / "again.zarr"
+    ddlab.run({**SAMPLEWISE, "data": {**SAMPLEWISE["data"], "noise": 0.5}}, out=copy,
+              progress=False)
+    assert main(["plot", str(a), str(copy), "--out", str(tmp_path / "same.png")]) == 0
+    legend = [t.get_text() for t in drawn[0].axes[0].get_legend().get_texts()]
+    assert legend[:2] == ["noise0.5", "again"]
+
+
+def test_sel_reads_toml_values(samplewise, tmp_path, drawn):
+    a, _ = samplewise
+    assert main(["plot", str(a), "--over", "epoch", "--sel", "n_train=[4, 12]",
+                 "--out", str(tmp_path / "sel.png")]) == 0
+    (ax,) = drawn[0].axes
+    ds = ddlab.open_results(a)
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert list(lines) == ["n_train = 4, width = 6", "n_train = 12, width = 6"]
+    mean = ds["test_loss"].sel(n_train=12).mean(["data_seed", "init_seed"]).squeeze().values
+    np.testing.assert_allclose(lines["n_train = 12, width = 6"].get_ydata(), mean)
+
+
+def test_default_figure_of_a_sample_wise_sweep(samplewise, drawn):
+    a, _ = samplewise
+    assert main(["plot", str(a)]) == 0  # one width: epoch x n_train, not one-row panels
+    ax, bar = drawn[0].axes
+    assert ax.get_ylabel().startswith("training sample size")
+    assert bar.get_ylabel().startswith("mean over seeds of")
+    mean = ddlab.open_results(a)["test_loss"].mean(["data_seed", "init_seed"]).squeeze()
+    np.testing.assert_allclose(ax.collections[0].get_array().reshape(3, 5),
+                               mean.transpose("n_train", "epoch").values)
+    assert a.with_name("noise0.5_heatmap_test_loss.png").exists()
+    assert main(["plot", str(a), "--kind", "curves"]) == 0  # over n_train: one line
+    (ax,) = drawn[1].axes
+    (line,) = [line for line in ax.get_lines() if not line.get_label().startswith("_")]
+    assert line.get_label() == "width = 6"
+    np.testing.assert_allclose(line.get_ydata(), _final_mean(a))
+
+
+def test_default_figure_of_a_closed_form_store(closed_form, tmp_path, drawn):
+    assert main(["plot", str(closed_form)]) == 0  # one epoch entry: curves, not a heatmap
+    axes = drawn[0].axes
+    assert [ax.get_title(loc="left") for ax in axes] == ["n_train = 6", "n_train = 12"]
+    for ax, n in zip(axes, (6, 12), strict=True):
+        (line,) = [line for line in ax.get_lines() if not line.get_label().startswith("_")]
+        np.testing.assert_array_equal(line.get_xdata(), [2, 4, 8, 16, 24])
+        np.testing.assert_allclose(line.get_ydata(), _final_mean(closed_form, n_train=n))
+    assert closed_form.with_name("rf_curves_test_loss.png").exists()
+    # asked for, a heatmap takes the two dims that vary: n_train x width
+    assert main(["plot", str(closed_form), "--kind", "heatmap",
+                 "--out", str(tmp_path / "map.png")]) == 0
+    ax = drawn[1].axes[0]
+    assert ax.get_xlabel().startswith("training sample size")
+    assert ax.collections[0].get_array().shape == (5, 2)
+
+
+@pytest.mark.parametrize(("argv", "match"), [
+    (["--sel", "n_train=6", "--kind", "heatmap"],
+     "kind = 'heatmap': test_loss varies along width only here"),
+    (["--kind", "seed", "--sel", "n_train=6"], "kind = 'seed': draws training over epochs"),
+    (["--over", "epoch"], "over = 'epoch': the store has one epoch here"),
+])
+def test_closed_form_refusals_are_one_line(closed_form, capsys, argv, match):
+    assert main(["plot", str(closed_form), *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert match in err and "\n" not in err
+
+
+def test_several_stores_are_curves_only(samplewise, closed_form, capsys):
+    a, b = samplewise
+    assert main(["plot", str(a), str(b), "--kind", "heatmap"]) == 2
+    assert "kind = 'heatmap': several stores are drawn as curves" in capsys.readouterr().err
+    assert main(["plot", str(a), str(closed_form), "--over", "n_train",
+                 "--sel", "n_train=8"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"ddlab: error: sel = 'n_train=8': no n_train = 8 in '{closed_form}' (one of 6, 12)")
+    assert main(["plot", str(closed_form), str(a), "--over", "width"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "ddlab: error: over = 'width': the store labelled 'noise0.5' has one width here; "
+        "choose a dim with several values (n_train, epoch)")
