@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -29,19 +30,65 @@ def test_run_show_and_info(capsys, tmp_path, config, monkeypatch):
     assert main(["info", str(store)]) == 0
     info = capsys.readouterr().out
     assert "completed: 18 of 18 cells (100.0%)" in info
-    assert "width=3" in info and '"lr": 0.01' in info
+    assert "width=3" in info and "\n  lr = 0.01\n" in info
     assert f"ddlab run {config} --device cpu" in info  # what was called, recorded
     assert main(["show", str(config), "--set", "data.noise=[0.1,0.2]"]) == 0
     show = capsys.readouterr().out
     assert "noise (2) x width (3) x data_seed (2) x init_seed (3) = 36 cells" in show
-    assert "cost: about" in show and 'record = "all"' in show
+    assert "cost: about" in show and '\n  record = "all"\n' in show
+    assert "  noise = [0.1, 0.2]                  # swept; default 1.5\n" in show
 
 
 def test_show_prints_record_compactly(capsys, config):
     assert main(["show", str(config), "--set", "train.epochs=1000",
                  "--set", "train.record={log=30}"]) == 0
     out = capsys.readouterr().out
-    assert 'record = {"log": 30}' in out and "30 recorded epochs of 1000" in out
+    assert "record = {log = 30}" in out and "30 recorded epochs of 1000" in out
+
+
+def test_info_shows_the_resolved_experiment_with_its_non_defaults_marked(capsys, tmp_path):
+    config = tmp_path / "described.toml"
+    config.write_text('description = """\nA tiny\nrandom-features fit."""\n'
+                      + TINY.replace("[model]\n", '[model]\nfamily = "random_features"\n'))
+    out = tmp_path / "described.zarr"
+    assert main(["run", str(config), "--out", str(out), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["info", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1] == "description: A tiny random-features fit."
+    start = lines.index("resolved experiment (keys not at their default marked # default ...):")
+    listing = [line.strip() for line in lines[start + 1:]]
+    assert listing[:2] == ['name = "tiny"', "[data]"]
+    marked = {line.split(" = ")[0]: line.split("  # ")[1] for line in listing if "#" in line}
+    assert marked == {"dim": "default 5", "n_train": "default 20", "n_test": "default 20",
+                      "n_population": "default 10000", "noise": "default 1.5",
+                      "family": 'default "mlp"',
+                      "width": "default [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]",
+                      "epochs": "default 50", "dtype": 'default "float32"',
+                      "data": "default 1", "init": "default 100"}
+    # defaults that follow from other keys are defaults: random features fit in closed form
+    assert 'fit = "min_norm"' in listing and 'activation = "relu"' in listing
+    assert "lr = 0.01" in listing  # every key, also those at their default
+    assert len([line for line in listing if " = " in line]) == len(ddlab.config.FIELDS) + 1
+    assert not any(line.startswith(("title:", "  title:")) for line in lines)
+
+
+def test_json_outputs_parse_and_match_the_text(capsys, stored, config):
+    assert main(["info", str(stored), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    ds = ddlab.open_results(stored)
+    assert info["dims"] == {str(d): n for d, n in ds.sizes.items()}
+    assert info["completed"] == {"cells": 18, "total": 18}
+    assert info["experiment"] == ddlab.results.experiment_of(ds).to_dict()
+    assert info["non_default"]["data.noise"] == 1.5 and "train.lr" not in info["non_default"]
+    assert info["variables"]["wall_time"] == "s"
+    assert info["history"] == ds.attrs["history"].splitlines()
+    assert main(["show", str(config), "--json", "--set", "data.noise=[0.1,0.2]"]) == 0
+    show = json.loads(capsys.readouterr().out)
+    assert show["grid"]["dims"] == {"noise": 2, "width": 3, "data_seed": 2, "init_seed": 3}
+    assert show["grid"]["cells"] == 36 and show["grid"]["recorded_epochs"] == 9
+    assert show["experiment"]["data"]["noise"] == [0.1, 0.2]
+    assert show["memory"]["chunks"] >= 1 and show["store_bytes"] > 0
 
 
 def test_version(capsys):
