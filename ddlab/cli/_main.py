@@ -14,11 +14,11 @@ from collections.abc import Sequence
 
 from .._version import __version__
 from ..results import calling
-from . import _export, _info, _plot, _reproduce, _run, _show
+from . import _export, _info, _plot, _reproduce, _run, _show, _table
 
 __all__ = ["main"]
 
-_SUBCOMMANDS = (_reproduce, _run, _show, _info, _export, _plot)
+_SUBCOMMANDS = (_reproduce, _run, _show, _info, _export, _plot, _table)
 
 
 def _parser() -> argparse.ArgumentParser:
