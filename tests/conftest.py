@@ -74,6 +74,17 @@ def plain_curves(exp: ddlab.Experiment, width: int, data_seed: int,
     return {k: np.array(v) for k, v in curves.items()}
 
 
+#: rtol of float64 oracles (the batched engine against a plain loop or by-hand numbers, a cell
+#: against itself in another layout): the errors measured are below 1e-14 relative, so an
+#: update rule off by ~1e-7 (Adam's eps before the bias correction) fails
+RTOL64 = 1e-12
+
+
+def assert_close64(actual, desired, err_msg: str = "", atol: float = 0.0) -> None:
+    """Float64 values equal to round-off: relative error at most :data:`RTOL64`."""
+    np.testing.assert_allclose(actual, desired, rtol=RTOL64, atol=atol, err_msg=err_msg)
+
+
 def cell_curves(ds, width: int, data_seed: int, init_seed: int) -> dict[str, np.ndarray]:
     """The four metric curves of one cell of a run's dataset."""
     cell = ds.sel(width=width, data_seed=data_seed, init_seed=init_seed)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import xarray as xr
-from conftest import requires_cuda
+from conftest import RTOL64, requires_cuda
 
 import ddlab
 
@@ -23,9 +23,9 @@ def reference():
     return ddlab.run(SPEC, device="cpu", progress=False)
 
 
-def _close(a: xr.Dataset, b: xr.Dataset) -> None:
+def _close(a: xr.Dataset, b: xr.Dataset, rtol: float = RTOL64) -> None:
     for v in VARS:
-        np.testing.assert_allclose(a[v].values, b[v].values, rtol=1e-6, atol=1e-14, err_msg=v)
+        np.testing.assert_allclose(a[v].values, b[v].values, rtol=rtol, err_msg=v)
 
 
 def test_rerun_is_bit_identical(reference):
@@ -77,7 +77,8 @@ def test_shared_shuffle_is_one_order_per_data_seed():
 
 @requires_cuda
 def test_cuda_matches_cpu(reference):
-    _close(reference, ddlab.run(SPEC, device="cuda", progress=False))
+    # CUDA's float64 kernels sum in another order (not yet measured against RTOL64)
+    _close(reference, ddlab.run(SPEC, device="cuda", progress=False), rtol=1e-6)
 
 
 @requires_cuda
@@ -85,4 +86,4 @@ def test_cuda_minibatch_matches_cpu():
     spec = {**SPEC, "train": {**SPEC["train"], "batch_size": 4, "optimizer": "rmsprop",
                               "lr": 0.003}}
     _close(ddlab.run(spec, device="cpu", progress=False),
-           ddlab.run(spec, device="cuda", progress=False))
+           ddlab.run(spec, device="cuda", progress=False), rtol=1e-6)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import cell_curves, plain_curves
+from conftest import assert_close64, cell_curves, plain_curves
 
 import ddlab
 
@@ -45,8 +45,7 @@ def test_run_matches_plain_torch_loop(optimizer, extra, depth, activation, batch
         ref = plain_curves(exp, width, d, i)
         got = cell_curves(ds, width, d, i)
         for name, curve in ref.items():
-            np.testing.assert_allclose(got[name], curve, rtol=1e-5, atol=1e-12,
-                                       err_msg=f"{name} width={width} d={d} i={i}")
+            assert_close64(got[name], curve, f"{name} width={width} d={d} i={i}")
     # training actually moved the parameters
     assert not np.allclose(ds.train_loss.isel(epoch=0), ds.train_loss.isel(epoch=-1))
 
@@ -71,4 +70,4 @@ def test_minibatch_shuffling_over_many_epochs_matches_plain_loop():
         ref = plain_curves(exp, width, 0, i)
         got = cell_curves(ds, width, 0, i)
         for name, curve in ref.items():
-            np.testing.assert_allclose(got[name], curve, rtol=1e-5, atol=1e-12, err_msg=name)
+            assert_close64(got[name], curve, name)

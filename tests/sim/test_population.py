@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 import torch
-from conftest import cell_curves, plain_curves, torch_optimizer
+from conftest import assert_close64, cell_curves, plain_curves, torch_optimizer
 
 import ddlab
 from ddlab.sim import _engine
@@ -95,7 +95,7 @@ def test_population_metrics_match_a_plain_evaluation_of_each_cell(population):
                 preds = np.stack([m(s.x_pop)[:, 0].numpy() for m in models])
             err2 = (preds - s.f_pop.numpy()) ** 2
             cell = ds.sel(width=width, data_seed=d).isel(epoch=-1)
-            np.testing.assert_allclose(cell.f_error, err2.mean(axis=1), rtol=1e-9)
+            assert_close64(cell.f_error, err2.mean(axis=1))
             # standard error by hand from the replicate means
             means = np.stack([err2[:, a:b].mean(axis=1) for a, b in itertools.pairwise(edges)],
                              axis=1)
@@ -103,11 +103,11 @@ def test_population_metrics_match_a_plain_evaluation_of_each_cell(population):
             r = len(blocks)
             dev = (means - err2.mean(axis=1, keepdims=True)) * w
             se = np.sqrt((dev**2).sum(axis=1) * r / (r - 1))
-            np.testing.assert_allclose(cell.f_error_se, se, rtol=1e-7)
+            assert_close64(cell.f_error_se, se)
             if r == 2:  # two equal blocks: half the difference of the replicate estimates
-                np.testing.assert_allclose(se, np.abs(means[:, 0] - means[:, 1]) / 2, rtol=1e-9)
-            np.testing.assert_allclose(cell.pred_mean, preds.mean(axis=0), rtol=1e-9, atol=1e-12)
-            np.testing.assert_allclose(cell.pred_var_init, preds.var(axis=0).mean(), rtol=1e-8)
+                assert_close64(se, np.abs(means[:, 0] - means[:, 1]) / 2)
+            assert_close64(cell.pred_mean, preds.mean(axis=0))
+            assert_close64(cell.pred_var_init, preds.var(axis=0).mean())
     assert ds.f_error_se.attrs["units"] == "1" and "standard error" in ds.f_error_se.long_name
     assert ds.f_error_se.dims == ds.f_error.dims
 
@@ -153,12 +153,13 @@ def test_tiles_and_slabs_do_not_change_a_cell(monkeypatch, batch):
     small = ddlab.run(exp, device="cpu", progress=False)
     for v in ("train_loss", "test_loss", "f_error_train", "f_error", "f_error_se", "pred_mean",
               "pred_var_init"):
-        np.testing.assert_allclose(small[v], ref[v], rtol=1e-10, atol=1e-14, err_msg=v)
+        # f_error_se is a difference of block means: its round-off is absolute, ~1e-16
+        assert_close64(small[v], ref[v], v, atol=1e-14)
     for width, d, i in [(1, 0, 2), (6, 1, 0)]:
         curves = plain_curves(exp, width, d, i)
         got = cell_curves(small, width, d, i)
         for name, curve in curves.items():
-            np.testing.assert_allclose(got[name], curve, rtol=1e-6, atol=1e-12, err_msg=name)
+            assert_close64(got[name], curve, name)
 
 
 @pytest.mark.parametrize("optimizer,depth,activation,batch", [
@@ -176,8 +177,7 @@ def test_gathered_minibatches_match_plain_loop(optimizer, depth, activation, bat
         ref = plain_curves(exp, width, d, i)
         got = cell_curves(ds, width, d, i)
         for name, curve in ref.items():
-            np.testing.assert_allclose(got[name], curve, rtol=1e-5, atol=1e-12,
-                                       err_msg=f"{name} width={width} d={d} i={i}")
+            assert_close64(got[name], curve, f"{name} width={width} d={d} i={i}")
 
 
 def test_minibatch_order_ties_follow_torch():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import cell_curves, plain_curves
+from conftest import assert_close64, cell_curves, plain_curves
 
 import ddlab
 
@@ -36,8 +36,8 @@ def test_two_axis_sweep_equals_separate_runs():
             alone = ddlab.run(_with(data={"noise": noise}, train={"lr": lr}), device="cpu",
                               progress=False)
             for v in METRICS:
-                np.testing.assert_allclose(ds[v].sel(noise=noise, lr=lr), alone[v],
-                                           rtol=1e-10, err_msg=f"{v} noise={noise} lr={lr}")
+                assert_close64(ds[v].sel(noise=noise, lr=lr), alone[v],
+                               f"{v} noise={noise} lr={lr}")
 
 
 def test_per_cell_hyperparameters_match_plain_torch_loop():
@@ -51,7 +51,7 @@ def test_per_cell_hyperparameters_match_plain_torch_loop():
         point = exp.point(idx)
         got = cell_curves(ds.isel(noise=idx[0], lr=idx[1], weight_decay=idx[2]), 4, 1, 0)
         for name, curve in plain_curves(point, 4, 1, 0).items():
-            np.testing.assert_allclose(got[name], curve, rtol=1e-5, err_msg=f"{name} {idx}")
+            assert_close64(got[name], curve, f"{name} {idx}")
 
 
 def test_shared_shuffle_with_per_cell_targets_matches_plain_torch_loop():
@@ -62,7 +62,7 @@ def test_shared_shuffle_with_per_cell_targets_matches_plain_torch_loop():
     for k, (width, d, i) in enumerate([(1, 0, 1), (6, 1, 0)]):
         got = cell_curves(ds.isel(noise=k), width, d, i)
         for name, curve in plain_curves(exp.point((k,)), width, d, i).items():
-            np.testing.assert_allclose(got[name], curve, rtol=1e-5, err_msg=name)
+            assert_close64(got[name], curve, name)
 
 
 @pytest.mark.parametrize("key,values", [
@@ -87,7 +87,7 @@ def test_shape_changing_sweeps_equal_separate_runs(key, values):
     for value, c in zip(values, coord, strict=True):
         alone = ddlab.run(spec(value), device="cpu", progress=False)
         for v in METRICS:
-            np.testing.assert_allclose(ds[v].sel({name: c}), alone[v], rtol=1e-10)
+            assert_close64(ds[v].sel({name: c}), alone[v], v)
         np.testing.assert_array_equal(ds.n_params.sel({name: c}) if name in ds.n_params.dims
                                       else ds.n_params, alone.n_params)
 
