@@ -77,7 +77,7 @@ def test_out_writes_csv_and_markdown_and_replaces_only_its_own(stores, tmp_path,
 
 @pytest.mark.parametrize(("argv", "message"), [
     (["--out", "runs.xlsx"], "out = 'runs.xlsx': expected a .csv or .md file name"),
-    (["--metric", "loss"], "metric = 'loss': not a variable of ds"),
+    (["--metric", "loss"], "metric = 'loss'"),
 ])
 def test_bad_input_is_one_line(stores, capsys, argv, message):
     assert main(["table", stores[0], *argv]) == 2
