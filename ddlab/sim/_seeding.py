@@ -14,8 +14,9 @@ words ``r`` in turn: the midpoints of the 2**53 equal cells of [0, 1), so
 ``0 < u < 1``. Normals are ``ndtri(u)``, the inverse normal CDF of consecutive
 uniforms (one uniform per normal, finite since ``u`` is never 0 or 1).
 
-(ddlab up to 0.3 seeded torch's mt19937 with these seeds instead, which keeps
-only their low 32 bits: cells collided at the birthday bound.)
+(ddlab up to 0.3 seeded torch's mt19937 with the top 63 bits of these seeds
+instead, and mt19937 keeps 32 bits of a seed: of 10^5 cells, a pair collided
+with probability 0.7, the birthday bound.)
 """
 
 from __future__ import annotations
