@@ -300,6 +300,8 @@ FIELDS: tuple[Field, ...] = (
     _f("train", "record", "record", "all", sweep="", doc="epochs at which metrics are kept"),
     _f("train", "record_bias_variance", "bool", True, sweep="",
        doc="keep pred_mean, pred_var_init, f_population"),
+    _f("train", "keep_state", "bool", False, sweep="",
+       doc="keep each cell's final parameters and optimiser state (to train longer later)"),
     _f("seeds", "root", "int", 0, low=0, sweep="", doc="root seed"),
     _f("seeds", "data", "int", 1, low=1, sweep="", doc="number of data sets"),
     _f("seeds", "init", "int", 100, low=1, sweep="", doc="initialisations per data set"),

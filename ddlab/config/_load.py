@@ -89,6 +89,9 @@ def _check(exp: Experiment) -> None:
         raise fail("model.ridge", m.ridge, "fit = 'ridge' needs ridge > 0")
     if t.nesterov and (t.optimizer != "sgd" or t.momentum == 0.0):
         raise fail("train.nesterov", True, "needs optimizer = 'sgd' and momentum > 0")
+    if t.keep_state and exp.closed_form:
+        raise fail("train.keep_state", True, f"model.fit = {m.fit!r} has no training state: "
+                   "only gradient descent keeps one")
     if isinstance(t.record, tuple) and t.record and not isinstance(t.record[0], tuple):
         if max(t.record) > t.epochs:
             raise fail("train.record", list(t.record), f"epochs beyond train.epochs = {t.epochs}")

@@ -109,6 +109,8 @@ class TrainSpec:
     ``"all"``, a tuple of epochs, or pairs such as ``(("every", k),)``,
     ``(("log", num),)`` or ``(("dense", k), ("log", num))``;
     :attr:`Experiment.epochs` resolves it against ``epochs`` when used.
+    ``keep_state`` stores each cell's final parameters and optimiser state,
+    from which a run with more ``epochs`` continues.
     """
 
     optimizer: str = _d("train.optimizer")
@@ -126,6 +128,7 @@ class TrainSpec:
     dtype: str = _d("train.dtype")
     record: Any = _d("train.record")
     record_bias_variance: bool = _d("train.record_bias_variance")
+    keep_state: bool = _d("train.keep_state")
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,9 @@ the cells of a smaller grid are cells of any larger grid that contains them,
 bit for bit. An experiment *grows* a stored one when it differs only by more
 of something: init seeds, data seeds, widths, values of a swept key (a key
 fixed in the store may become swept, if its stored value is among the new
-ones), or recorded epochs within the trained range. The store is then rebuilt
+ones), or recorded epochs within the trained range; or, when the store keeps
+each cell's state (``train.keep_state``), by more ``train.epochs`` alone, and
+then training continues from that state. The store is then rebuilt
 for the larger grid with the stored cells copied to their places; only the new
 cells are computed (:meth:`ddlab.sim._plan.Chunk.pending`).
 """
@@ -69,14 +71,17 @@ def grown_keys(stored: Experiment, new: Experiment) -> tuple[list[str], list[str
             elif section == "seeds" and key in ("data", "init"):
                 ok = now > old
             elif (section, key) == ("train", "record"):
-                ok = stored.train.epochs == new.train.epochs and _contains(
-                    list(new.epochs), list(stored.epochs))
+                ok = _contains(list(new.epochs), list(stored.epochs))
+            elif (section, key) == ("train", "epochs"):
+                ok = now > old and stored.train.keep_state and new.train.keep_state
             else:
                 ok = news is not None and _contains(news, olds)
+            hint = (" (training longer needs train.keep_state = true in both)"
+                    if (section, key) == ("train", "epochs") and now > old else "")
             if ok:
                 grown.append(label)
             else:
-                other.append(f"{section}.{key}: {old!r} stored, {now!r} now")
+                other.append(f"{section}.{key}: {old!r} stored, {now!r} now{hint}")
     return grown, other
 
 

@@ -14,11 +14,11 @@ from collections.abc import Mapping
 import numpy as np
 import xarray as xr
 
-from ..config import FIELDS, REAL_TARGETS, Experiment, Key
+from ..config import FIELDS, REAL_TARGETS, Experiment, Key, mlp_n_params
 
 __all__ = ["CELL_DIMS", "DIMS", "FLAGS", "METRICS", "VARIABLES", "build_dataset", "cell_dims",
-           "coordinate_attrs", "metric_dims", "metric_names", "records_predictions",
-           "storage_bytes", "variable_dims"]
+           "coordinate_attrs", "dim_sizes", "metric_dims", "metric_names", "optimizer_slots",
+           "records_predictions", "state_size", "storage_bytes", "variable_dims"]
 
 #: Dimension order of the metric variables of an unswept experiment.
 DIMS = ("width", "epoch", "data_seed", "init_seed")
@@ -48,6 +48,8 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "pred_var_init": ("mean over population points of the variance over init seeds "
                       "of the prediction (in units of y²)", "1"),
     "f_population": ("true regression function f at a population point (in units of y)", "1"),
+    "state": ("final parameters of the cell, then its optimiser buffers, flattened as "
+              "make_model's layers (weight row-major, then bias) and padded with NaN", "1"),
 }
 
 _COORDS = {
@@ -89,6 +91,23 @@ def records_predictions(experiment: Experiment) -> bool:
     return experiment.data.n_population > 0 and experiment.train.record_bias_variance
 
 
+def optimizer_slots(experiment: Experiment) -> int:
+    """Buffers of the optimiser per parameter: Adam's two moments, a momentum buffer, ..."""
+    tr = experiment.train
+    return {"adam": 2, "adamw": 2, "sgd": int(tr.momentum > 0),
+            "rmsprop": 1 + int(tr.momentum > 0)}[tr.optimizer]
+
+
+def state_size(experiment: Experiment) -> int:
+    """Length of the ``state_entry`` dim: the most parameters and buffers of any cell."""
+    if not experiment.train.keep_state:
+        return 0
+    width = max(experiment.model.width)
+    return max((1 + optimizer_slots(p)) * mlp_n_params(
+        p.data.dim, width, p.model.depth if p.model.family == "mlp" else 1)
+        for _, p in experiment.points())
+
+
 def variable_dims(experiment: Experiment) -> dict[str, tuple[str, ...]]:
     """Dims of every data variable a run of ``experiment`` writes."""
     sweep = experiment.sweep_dims
@@ -98,6 +117,8 @@ def variable_dims(experiment: Experiment) -> dict[str, tuple[str, ...]]:
         out["pred_mean"] = (*sweep, "width", "epoch", "data_seed", "pop")
         out["pred_var_init"] = (*sweep, "width", "epoch", "data_seed")
         out["f_population"] = (*sweep, "data_seed", "pop")
+    if experiment.train.keep_state:
+        out["state"] = (*cell_dims(experiment), "state_entry")
     return out
 
 
@@ -113,14 +134,20 @@ def metric_names(experiment: Experiment) -> list[str]:
     return [m for m in METRICS if population or m not in ("f_error", "f_error_se")]
 
 
-def storage_bytes(experiment: Experiment) -> int:
-    """Uncompressed size in bytes of the result arrays a run of ``experiment`` writes."""
+def dim_sizes(experiment: Experiment) -> dict[str, int]:
+    """Length of every dim of an experiment's results."""
     exp = experiment
     size = {"width": len(exp.model.width), "epoch": len(exp.epochs), "data_seed": exp.seeds.data,
-            "init_seed": exp.seeds.init, "pop": exp.data.n_population}
-    size |= dict(zip(exp.sweep_dims, exp.sweep_shape, strict=True))
+            "init_seed": exp.seeds.init, "pop": exp.data.n_population,
+            "state_entry": state_size(exp)}
+    return size | dict(zip(exp.sweep_dims, exp.sweep_shape, strict=True))
+
+
+def storage_bytes(experiment: Experiment) -> int:
+    """Uncompressed size in bytes of the result arrays a run of ``experiment`` writes."""
+    size = dim_sizes(experiment)
     return sum((1 if name in FLAGS else 8) * int(np.prod([size[d] for d in dims]))
-               for name, dims in variable_dims(exp).items())
+               for name, dims in variable_dims(experiment).items())
 
 
 def _coords(experiment: Experiment) -> dict[str, tuple]:
@@ -185,6 +212,7 @@ def build_dataset(experiment: Experiment, attrs: Mapping[str, object],
     coords = _coords(experiment)
     size = {d: len(coords[d][1]) for d in metric_dims(experiment)}
     size["pop"] = experiment.data.n_population
+    size["state_entry"] = state_size(experiment)
     data = {}
     for name, dims in variable_dims(experiment).items():
         shape = tuple(size[d] for d in dims)

@@ -32,7 +32,7 @@ from ..config import Experiment
 from ._grow import grown_keys, place_values
 from ._lock import StoreLock
 from ._provenance import SCHEMA, STORE_MARK, experiment_of, history_line
-from ._schema import FLAGS, METRICS, build_dataset, variable_dims
+from ._schema import FLAGS, METRICS, build_dataset, dim_sizes, variable_dims
 
 __all__ = ["MemoryStore", "StorageFullError", "ZarrStore", "check_writable",
            "estimate_store_bytes", "open_results", "skeleton_bytes", "store_attrs",
@@ -79,6 +79,10 @@ class MemoryStore:
 
     def _index(self, name: str, region: Region) -> tuple[slice, ...]:
         return tuple(region.get(d, slice(None)) for d in self.ds[name].dims)
+
+    def read(self, name: str, region: Region) -> np.ndarray:
+        """The values of variable ``name`` in ``region``."""
+        return np.asarray(self.ds[name].values[self._index(name, region)])
 
     def write(self, region: Region, arrays: Mapping[str, np.ndarray]) -> None:
         """Store the arrays of one region, then flag its cells completed."""
@@ -211,7 +215,7 @@ class ZarrStore(MemoryStore):
         # every variable but ``completed`` starts as a broadcast view (no memory);
         # chunks equal to the fill value are never written
         experiment = self.experiment
-        size = _sizes(experiment)
+        size = dim_sizes(experiment)
         shapes = {name: tuple(size[d] for d in dims)
                   for name, dims in variable_dims(experiment).items()}
         values = {name: np.broadcast_to(False if name in FLAGS else np.nan, shape)
@@ -237,6 +241,9 @@ class ZarrStore(MemoryStore):
         import zarr
 
         grown, other = grown_keys(stored, self.experiment)
+        longer = self.experiment.train.epochs != stored.train.epochs
+        if longer and not other:
+            _check_longer(self.path, stored, self.experiment, grown)
         if other:
             raise ValueError(
                 f"out = '{self.path}': holds a different experiment "
@@ -249,11 +256,13 @@ class ZarrStore(MemoryStore):
         self._create(tmp, attrs)
         group = zarr.open_group(tmp, mode="r+")
         with self._space():
-            place_values(stored_ds, stored, self.experiment, group, _sizes(self.experiment),
+            place_values(stored_ds, stored, self.experiment, group, dim_sizes(self.experiment),
                          keep_completed=stored.epochs == self.experiment.epochs)
             before = stored_ds.attrs
             group.attrs.update({k: before[k] for k in ("wall_time_s", "chunks_computed")
                                 if k in before})
+            if longer:  # every cell continues from its kept state
+                group.attrs["continue_from_epoch"] = stored.train.epochs
             group.attrs["history"] = before.get("history", "") + "\n" + history_line(
                 group.attrs.get("command", ""), "grew the store: " + "; ".join(grown))
             zarr.consolidate_metadata(tmp, zarr_format=2)
@@ -279,6 +288,9 @@ class ZarrStore(MemoryStore):
                 f"run needs about {need / 2**20:.3g} MiB, {free / 2**20:.3g} MiB free); free "
                 f"space or move the store, then run the same command to resume") from None
 
+    def read(self, name: str, region: Region) -> np.ndarray:
+        return np.asarray(self.group[name][self._index(name, region)])
+
     def write(self, region: Region, arrays: Mapping[str, np.ndarray]) -> None:
         index = self._index("completed", region)
         with self._space():
@@ -298,6 +310,8 @@ class ZarrStore(MemoryStore):
             new["chunks_computed"] = int(old.get("chunks_computed", 0)) + int(
                 attrs.get("chunks_computed", 0))
         new["history"] = old.get("history", "") + "\n" + history_line(command, note)
+        if self.completed.all():  # trained longer: every cell has caught up
+            new["continue_from_epoch"] = 0
         with self._space():
             self.group.attrs.update(new)
             zarr.consolidate_metadata(self.path, zarr_format=2)
@@ -306,6 +320,23 @@ class ZarrStore(MemoryStore):
     def close(self) -> None:
         """Release the store's lock (idempotent)."""
         self._lock.release()
+
+
+def _check_longer(path: Path, stored: Experiment, new: Experiment, grown: list[str]) -> None:
+    """Refuse to train longer unless the store is complete and nothing else grows."""
+    if len(grown) > 1 + any(g.startswith("train.record") for g in grown):
+        raise ValueError(f"out = '{path}': train.epochs and more grow at once "
+                         f"({'; '.join(grown)}); train longer on its own, then grow the grid")
+    if stored.epochs != tuple(e for e in new.epochs if e <= stored.train.epochs):
+        raise ValueError(f"out = '{path}': training longer keeps the recorded epochs up to "
+                         f"{stored.train.epochs}; record the same ones (train.record)")
+    import zarr
+
+    group = zarr.open_group(path, mode="r")
+    if group.attrs.get("continue_from_epoch") or not np.asarray(group["completed"]).all():
+        raise ValueError(f"out = '{path}': not every cell is trained to train.epochs = "
+                         f"{stored.train.epochs} yet; run the stored experiment to the end "
+                         f"first, then train longer")
 
 
 def _grow_paths(path: Path) -> tuple[Path, Path]:
@@ -325,14 +356,6 @@ def _recover_grow(path: Path) -> None:
         shutil.rmtree(tmp)
 
 
-def _sizes(experiment: Experiment) -> dict[str, int]:
-    """Length of every dim of an experiment's results."""
-    exp = experiment
-    size = {"width": len(exp.model.width), "epoch": len(exp.epochs), "data_seed": exp.seeds.data,
-            "init_seed": exp.seeds.init, "pop": exp.data.n_population}
-    return size | dict(zip(exp.sweep_dims, exp.sweep_shape, strict=True))
-
-
 def _itemsize(name: str) -> int:
     """Bytes per stored value of variable ``name``: flags are bool, the rest float64."""
     return 1 if name in FLAGS else 8
@@ -340,7 +363,7 @@ def _itemsize(name: str) -> int:
 
 def variable_bytes(experiment: Experiment) -> dict[str, int]:
     """Uncompressed bytes of each variable a run of ``experiment`` writes."""
-    size = _sizes(experiment)
+    size = dim_sizes(experiment)
     return {name: _itemsize(name) * int(np.prod([size[d] for d in dims]))
             for name, dims in variable_dims(experiment).items()}
 
@@ -356,7 +379,7 @@ def skeleton_bytes(experiment: Experiment) -> int:
     """
     import zarr
 
-    size = _sizes(experiment)
+    size = dim_sizes(experiment)
     per_seed = not experiment.closed_form
     largest = max(_itemsize(name) * int(np.prod(_chunk_shape(dims, size, per_seed)))
                   for name, dims in variable_dims(experiment).items())

@@ -18,6 +18,7 @@ from ._models import make_model, minibatch_order
 from ._plan import Chunk, estimate_seconds, plan_chunks
 from ._run import plan_run, run
 from ._seeding import cell_seed
+from ._trained import trained_model
 
 __all__ = [
     "BACKENDS",
@@ -39,5 +40,6 @@ __all__ = [
     "plan_chunks",
     "plan_run",
     "run",
+    "trained_model",
     "vmap_ensemble",
 ]

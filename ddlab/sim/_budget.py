@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 
 from ..config import REAL_TARGETS, Experiment
-from ..results import metric_names, records_predictions
+from ..results import metric_names, records_predictions, state_size
 from ._engine import _EVAL_ELEMENTS
 from ._plan import Chunk, plan_chunks
 
@@ -96,7 +96,7 @@ def _shape(exp: Experiment) -> tuple[int, int, int]:
 
 
 def result_bytes(experiment: Experiment, chunk: Chunk) -> int:
-    """Bytes of the arrays one chunk returns: metrics, flags, population predictions."""
+    """Bytes of the arrays one chunk returns: metrics, flags, population predictions, state."""
     exp = experiment
     cells = chunk.n_cells(exp)
     epochs = len(exp.epochs)
@@ -105,7 +105,7 @@ def result_bytes(experiment: Experiment, chunk: Chunk) -> int:
         groups = cells // exp.seeds.init
         size += groups * epochs * (exp.data.n_population + 1) * 8
         size += math.prod(chunk.shape(exp)) * exp.data.n_population * 8
-    return size
+    return size + cells * state_size(exp) * 8  # kept parameters and optimiser buffers
 
 
 def _working_set(exp: Experiment, chunk: Chunk, device: str) -> int:

@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 from ..config import Experiment, mlp_n_params
-from ..results import metric_names, records_predictions
+from ..results import metric_names, optimizer_slots, records_predictions
 from ._data import make_data, population_blocks
 from ._models import (
     ACTIVATION,
@@ -381,6 +381,17 @@ class _Optimizer:
         self.v = zeros(params) if spec.optimizer in ("adam", "adamw", "rmsprop") else None
         self.work = torch.empty_like(params)  # denominators and scaled steps, reused
 
+    @property
+    def buffers(self) -> list[Tensor]:
+        """The optimiser's state buffers, in the order a cell's ``state`` keeps them."""
+        return [b for b in (self.m, self.v) if b is not None]
+
+    def load(self, buffers: Sequence[Tensor], steps: int) -> None:
+        """Continue from saved :attr:`buffers` after ``steps`` steps."""
+        for mine, saved in zip(self.buffers, buffers, strict=True):
+            mine.copy_(saved)
+        self.step_count = steps
+
     def step(self, p: Tensor, g: Tensor) -> None:
         s, lr = self.spec, self.lr
         self.step_count += 1
@@ -570,8 +581,36 @@ def _chunk_samples(points: Sequence[Experiment], point_of_cell: Sequence[int], d
     return x_train, y_train, x_test, y_test, x_pop, f_train, f_pop
 
 
+def _state_in(state: np.ndarray, order: Sequence[int], sizes: Sequence[int],
+              index: Tensor, parts: int) -> list[Tensor]:
+    """``parts`` flat buffers (parameters, then optimiser buffers) from ``state`` rows.
+
+    Rows are in the caller's cell order; ``order`` sorts them as the layout does.
+    """
+    rows = [state[k] for k in order]
+    return [torch.from_numpy(np.concatenate([r[s * n:(s + 1) * n] for r, n in
+                                             zip(rows, sizes, strict=True)]))[index]
+            for s in range(parts)]
+
+
+def _state_out(buffers: Sequence[Tensor], order: Sequence[int], sizes: Sequence[int],
+               index: Tensor) -> np.ndarray:
+    """The cells' ``state`` rows (caller's cell order, NaN-padded) from flat buffers."""
+    parts = []
+    for buf in buffers:
+        flat = np.empty(len(index))
+        flat[index.numpy()] = buf.to("cpu", torch.float64).numpy()
+        parts.append(np.split(flat, np.cumsum(sizes)[:-1]))
+    out = np.full((len(order), max(sizes) * len(buffers)), np.nan)
+    for k, cell in enumerate(order):
+        row = np.concatenate([p[k] for p in parts])
+        out[cell, :len(row)] = row
+    return out
+
+
 def train_chunk(points: Sequence[Experiment], cells: Sequence[tuple[int, int, int, int]],
-                device: str = "cpu") -> dict[str, np.ndarray]:
+                device: str = "cpu", state: np.ndarray | None = None, start: int = 0,
+                keep_state: bool | None = None) -> dict[str, np.ndarray]:
     """Train cells of one data seed together.
 
     Parameters
@@ -584,18 +623,28 @@ def train_chunk(points: Sequence[Experiment], cells: Sequence[tuple[int, int, in
         all of one data seed; any order.
     device : str
         torch device.
+    state : ndarray, optional
+        (len(cells), k) rows of the cells' ``state`` after ``start`` epochs, as
+        a previous call returned them: training continues from them.
+    start : int
+        Epochs already trained (0 without ``state``).
+    keep_state : bool, optional
+        Return each cell's final ``state`` (default: ``train.keep_state``).
 
     Returns
     -------
     dict of str to ndarray
         For each metric the experiments record (:func:`ddlab.dataset.metric_names`), a float64
-        array of shape (len(epochs), len(cells)), cells in the order given. With a
+        array of shape (len(recorded epochs from ``start`` on), len(cells)), cells in the
+        order given; with ``keep_state``, ``state`` (len(cells), k): parameters then
+        optimiser buffers of each cell, flattened layer by layer, NaN-padded. With a
         population sample and ``record_bias_variance``, also ``pred_mean``
         (len(epochs), groups, n_population) and ``pred_var_init`` (len(epochs), groups):
         the mean and variance over init seeds of the predictions at the
         population points, for groups of cells sharing (width, point), ordered
         by width and then point, and ``f_population`` (1, n_population), the true
-        f there. Every (point, width) must come with all ``seeds.init`` init seeds.
+        f there. Every (point, width) must come with the same init seeds (all of them
+        for pred_mean and pred_var_init to be the statistics over every init seed).
     """
     exp = points[0]
     tr = exp.train
@@ -623,6 +672,8 @@ def train_chunk(points: Sequence[Experiment], cells: Sequence[tuple[int, int, in
                                           torch.zeros(1)]) for v, (_, w, _) in
                                zip(vectors, ordered, strict=True)])[index]
         sizes = [len(v) for v in vectors]
+    if state is not None:
+        params, *buffers = _state_in(state, order, sizes, index, 1 + optimizer_slots(exp))
     params = params.to(device=device, dtype=dtype)
     grad = torch.zeros_like(params)
     tiles.bind(exp.model.activation, params, grad)
@@ -642,15 +693,18 @@ def train_chunk(points: Sequence[Experiment], cells: Sequence[tuple[int, int, in
         lr = trainable.to(device=device, dtype=dtype) * lr
     opt = _Optimizer(tr, params, lr, per_param([points[p].train.weight_decay
                                                 for p, _, _ in ordered]))
+    if state is not None:
+        steps = 1 if not minibatch else -(-exp.data.n_train // tr.batch_size)
+        opt.load([b.to(device=device, dtype=dtype) for b in buffers], start * steps)
     x_train, y_train, x_test, y_test, x_pop, f_train, f_pop = _chunk_samples(
         points, [p for p, _, _ in ordered], data_seed, device)
     n, n_test = x_train.shape[0], x_test.shape[0]
     xt_both = _augment(torch.cat([x_train, x_test])).t().contiguous()  # (dim + 1, n + n_test)
     xt_train, xt_test = xt_both[:, :n], xt_both[:, n:]
     xt_pop = _augment(x_pop).t().contiguous()
-    rec_index = {e: k for k, e in enumerate(exp.epochs)}
+    rec_index = {e: k for k, e in enumerate(e for e in exp.epochs if e >= start)}
     res = {m: params.new_full((len(rec_index), len(cells)), torch.nan) for m in metric_names(exp)}
-    inits = exp.seeds.init  # chunks hold every init seed of their (point, width)
+    inits = len({c[3] for c in cells})  # every (point, width) holds the same init seeds
     groups = len(cells) // inits
     keep_predictions = records_predictions(exp)
     stats = PopulationStats(params, len(cells), population_blocks(x_pop.shape[0]), inits,
@@ -674,7 +728,7 @@ def train_chunk(points: Sequence[Experiment], cells: Sequence[tuple[int, int, in
                 pred_mean[k], pred_var[k] = stats.mean, stats.var_init
 
     if not minibatch:
-        for epoch in range(tr.epochs):
+        for epoch in range(start, tr.epochs):
             recorded = epoch in rec_index
             pred = tiles.backprop(xt_train, y_train, tr.loss, recorded)
             if recorded:  # the test rows apart: training activations stay contiguous
@@ -686,24 +740,25 @@ def train_chunk(points: Sequence[Experiment], cells: Sequence[tuple[int, int, in
     else:  # minibatches: one order per cell, gathered per cell, or one per data set, shared
         seeds = shuffle_seeds(exp, [(w, data_seed, i) for _, w, i in ordered])
         shared = tr.shuffle == "data"
-        for epoch in range(tr.epochs + 1):
+        for epoch in range(start, tr.epochs + 1):
             if epoch in rec_index:
                 record(epoch, *(tiles.forward(x, scratch) for x in (xt_train, xt_test)))
             if epoch == tr.epochs:
                 break
-            if epoch % _SHUFFLE_BLOCK == 0:
-                block = min(_SHUFFLE_BLOCK, tr.epochs - epoch)
+            if epoch == start or epoch % _SHUFFLE_BLOCK == 0:  # the keys of a block of epochs
+                first, block = epoch, min(_SHUFFLE_BLOCK - epoch % _SHUFFLE_BLOCK,
+                                          tr.epochs - epoch)
                 perms = _argsort(shuffle_keys(seeds, epoch, block, n)).to(device)
-            perm = perms[:, epoch % _SHUFFLE_BLOCK]
+            perm = perms[:, epoch - first]
             if shared:  # every cell the same rows: the dense shared-input path
                 x_epoch = xt_train.index_select(1, perm[0])  # the epoch's order, gathered once
                 y_epoch = y_train.index_select(-1, perm[0])
-            for start in range(0, n, tr.batch_size):
+            for row in range(0, n, tr.batch_size):
                 if shared:
-                    stop = start + tr.batch_size
-                    batch, y = x_epoch[:, start:stop], y_epoch[..., start:stop]
+                    stop = row + tr.batch_size
+                    batch, y = x_epoch[:, row:stop], y_epoch[..., row:stop]
                 else:
-                    idx = perm[:, start:start + tr.batch_size].contiguous()
+                    idx = perm[:, row:row + tr.batch_size].contiguous()
                     batch = xt_train.index_select(1, idx.view(-1)).view(-1, *idx.shape)
                     batch = batch.transpose(0, 1).contiguous()
                     y = (y_train.index_select(0, idx.view(-1)).view_as(idx)
@@ -716,4 +771,6 @@ def train_chunk(points: Sequence[Experiment], cells: Sequence[tuple[int, int, in
         out["pred_mean"] = pred_mean.to("cpu", torch.float64).numpy()
         out["pred_var_init"] = pred_var.to("cpu", torch.float64).numpy()
         out["f_population"] = f_pop.to("cpu", torch.float64).numpy()[None]
+    if tr.keep_state if keep_state is None else keep_state:
+        out["state"] = _state_out([params, *opt.buffers], order, sizes, index)
     return out

@@ -29,6 +29,7 @@ from ..results import (
     provenance,
     records_predictions,
     skeleton_bytes,
+    state_size,
     storage_bytes,
 )
 from ._backends import check_backend, claimed_device, open_pool
@@ -59,10 +60,13 @@ CUDA_MEMORY_SHARE = 0.8
 CLOSED_FORM_UNITS = 1 << 20
 
 
-def _worker(exp: Experiment, chunk: Chunk, device: str) -> tuple[Chunk, dict[str, np.ndarray]]:
+def _worker(exp: Experiment, chunk: Chunk, device: str, state: np.ndarray | None = None,
+            start: int = 0) -> tuple[Chunk, dict[str, np.ndarray]]:
     """Train one chunk of a validated experiment; return its arrays shaped as its region.
 
-    In a device pool, the chunk trains on the device this process claimed.
+    In a device pool, the chunk trains on the device this process claimed. With
+    ``state`` (the chunk's region of the store's ``state``), training continues
+    from it after ``start`` epochs, and the arrays cover the epochs from ``start``.
     """
     torch.set_num_threads(1)
     device = claimed_device(device)
@@ -72,10 +76,13 @@ def _worker(exp: Experiment, chunk: Chunk, device: str) -> tuple[Chunk, dict[str
     seeds, inits = range(*chunk.data_seeds), chunk.init_range(exp)
     cells = [(p, w, d, i) for p in range(len(points)) for w in widths for d in seeds
              for i in inits]
-    fit = fit_chunk if exp.closed_form else train_chunk
-    results = fit(points, cells, device)
     sweep = chunk.shape(exp)
     shape = (*sweep, len(widths), len(seeds), len(inits))
+    if exp.closed_form:
+        results = fit_chunk(points, cells, device)
+    else:
+        rows = None if state is None else state.reshape(len(cells), -1)
+        results = train_chunk(points, cells, device, rows, start)
     arrays = {}
     bad = np.zeros(shape, dtype=bool)
     for name in metric_names(exp):  # (epoch, cells) -> (*sweep, width, epoch, data, init)
@@ -93,6 +100,10 @@ def _worker(exp: Experiment, chunk: Chunk, device: str) -> tuple[Chunk, dict[str
             arrays[name] = v.transpose(order)
         f_pop = np.asarray(results["f_population"])  # (data, pop)
         arrays["f_population"] = np.broadcast_to(f_pop, (*sweep, *f_pop.shape)).copy()
+    if "state" in results:  # (cells, k) -> (*sweep, width, data, init, state), NaN-padded
+        values = np.full((len(cells), state_size(exp)), np.nan)
+        values[:, :results["state"].shape[1]] = results["state"]
+        arrays["state"] = values.reshape(*shape, -1)
     arrays["wall_time"] = np.full(arrays["diverged"].shape, time.perf_counter() - t0)
     return chunk, arrays
 
@@ -250,10 +261,14 @@ def run(experiment, *, device: str = "auto", n_jobs: int = 1, progress: bool | N
                       key=lambda c: -_cost(exp, c))  # largest first: no long chunk last
         total = sum(c.n_cells(exp) for c in chunks)
         left = sum(c.n_cells(exp) for c in todo)
+        start = int(store.ds.attrs.get("continue_from_epoch", 0))  # training longer
+        epochs = {"epoch": slice(sum(e < start for e in exp.epochs), None)}
         with tqdm(total=total, initial=total - left, unit="cell", desc=exp.name,
                   disable=None if progress is None else not progress) as bar, _one_thread():
-            for chunk, arrays in pool.map(_worker, ((exp, c, dev) for c in todo)):
-                store.write(chunk.region(exp), arrays)
+            tasks = ((exp, c, dev, store.read("state", c.region(exp)) if start else None,
+                      start) for c in todo)
+            for chunk, arrays in pool.map(_worker, tasks):
+                store.write(chunk.region(exp) | epochs, arrays)
                 del arrays  # not held while the next chunk trains
                 bar.update(chunk.n_cells(exp))
         note = (f"computed {len(todo)} of {len(chunks)} chunks" if set(todo) <= set(chunks)

@@ -60,9 +60,9 @@ def test_growing_computes_only_the_new_cells(tmp_path, monkeypatch):
     seen = []
     worker = _run._worker
 
-    def spy(exp, chunk, device):
+    def spy(exp, chunk, *args):
         seen.append(chunk.n_cells(exp))
-        return worker(exp, chunk, device)
+        return worker(exp, chunk, *args)
 
     monkeypatch.setattr(_run, "_worker", spy)
     out = tmp_path / "g.zarr"
@@ -107,11 +107,11 @@ def test_an_interrupted_grow_resumes(tmp_path, monkeypatch):
     ddlab.run(_exp(), out=out, progress=False)
     worker, calls = _run._worker, []
 
-    def dies(exp, chunk, device):
+    def dies(exp, chunk, *args):
         if calls:
             raise KeyboardInterrupt
         calls.append(chunk)
-        return worker(exp, chunk, device)
+        return worker(exp, chunk, *args)
 
     big = _exp(seeds__data=4)
     monkeypatch.setattr(_run, "_worker", dies)
@@ -138,3 +138,47 @@ def test_a_grow_cut_between_its_renames_recovers(tmp_path, stage):
     ddlab.run(_exp(seeds__data=3), out=out, progress=False)
     assert not tmp.exists() and not old.exists()
     _assert_same_data(open_results(out), ddlab.run(_exp(seeds__data=3), progress=False))
+
+
+LONGER = [
+    ("adam", {}, "full"),
+    ("sgd", {"lr": 0.05, "momentum": 0.9}, 5),
+    ("rmsprop", {"lr": 0.003, "momentum": 0.3}, 4),
+    ("sgd", {"lr": 0.05, "shuffle": "data"}, 3),
+]
+
+
+@pytest.mark.parametrize("optimizer,extra,batch", LONGER)
+def test_training_longer_continues_from_kept_state(tmp_path, optimizer, extra, batch):
+    train = {"optimizer": optimizer, "batch_size": batch, "keep_state": True, "record": "all",
+             **extra}
+    short = _exp(**{f"train__{k}": v for k, v in train.items()})
+    long = short.replace(train={"epochs": 11})
+    out = tmp_path / "g.zarr"
+    ddlab.run(short, out=out, progress=False)
+    ddlab.run(long, out=out, progress=False)
+    grown = open_results(out)
+    fresh = ddlab.run(long, progress=False)
+    _assert_same_data(grown, fresh)
+    assert grown.attrs["continue_from_epoch"] == 0
+    assert "state" in grown and int(grown.sizes["state_entry"]) > 0
+
+
+def test_training_longer_needs_kept_state_and_a_finished_store(tmp_path, monkeypatch):
+    from ddlab.sim import _run
+
+    out = tmp_path / "g.zarr"
+    short = _exp(train__keep_state=True, train__record="all")
+    ddlab.run(short.replace(seeds={"data": 1}), out=out, progress=False)
+    with pytest.raises(ValueError, match="train longer on its own"):
+        ddlab.run(short.replace(train={"epochs": 9}), out=out, progress=False)
+    plain = tmp_path / "plain.zarr"
+    ddlab.run(_exp(train__record="all"), out=plain, progress=False)
+    with pytest.raises(ValueError, match="keep_state = true in both"):
+        ddlab.run(_exp(train__record="all", train__epochs=9), out=plain, progress=False)
+    partial = tmp_path / "partial.zarr"
+    monkeypatch.setattr(_run, "_worker", lambda *a: (_ for _ in ()).throw(KeyboardInterrupt))
+    with pytest.raises(KeyboardInterrupt):
+        ddlab.run(short, out=partial, progress=False)
+    with pytest.raises(ValueError, match="run the stored experiment to the end"):
+        ddlab.run(short.replace(train={"epochs": 9}), out=partial, progress=False)
