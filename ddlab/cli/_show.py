@@ -8,7 +8,7 @@ import math
 from typing import Any
 
 from ..config import FIELDS, Experiment
-from ..results import storage_bytes
+from ..results import storage_bytes, variable_bytes
 from ._common import add_config, experiment
 
 __all__ = ["add_parser", "describe", "experiment_lines", "facts", "main", "non_defaults",
@@ -90,7 +90,8 @@ def facts(exp: Experiment, memory_budget: str | None = None) -> dict[str, Any]:
         ``name``; ``grid`` (``dims``: size of each swept dim, width and the
         seed dims; ``cells``; ``closed_form``; ``recorded_epochs`` and
         ``epochs``); ``cost_s`` (rough one-process estimate);
-        ``storage_bytes`` (uncompressed); ``memory`` (peak bytes in one
+        ``storage_bytes`` (uncompressed), of which ``state_bytes`` is the kept
+        state (``train.keep_state``; 0 without it); ``memory`` (peak bytes in one
         process, per worker and of the parent, the budget, the chunks and
         their hidden units); ``store_bytes`` (on disk, compressed);
         ``experiment`` (the resolved experiment, TOML form) and
@@ -109,6 +110,7 @@ def facts(exp: Experiment, memory_budget: str | None = None) -> dict[str, Any]:
                  "epochs": exp.train.epochs},
         "cost_s": estimate_seconds(exp),
         "storage_bytes": storage_bytes(exp),
+        "state_bytes": variable_bytes(exp).get("state", 0),
         "memory": {"one_process_bytes": plan.local_bytes, "worker_bytes": plan.worker_bytes,
                    "parent_bytes": plan.parent_bytes, "budget_bytes": plan.budget,
                    "chunks": len(plan.chunks), "chunk_units": plan.chunk_units},
@@ -131,7 +133,9 @@ def describe(exp: Experiment, memory_budget: str | None = None) -> str:
         + ("closed-form fit (one epoch entry)" if grid["closed_form"] else
            f"{grid['recorded_epochs']} recorded epochs of {grid['epochs']}"),
         f"cost: about {got['cost_s']:.3g} s on one CPU process (rough estimate); "
-        f"storage: about {got['storage_bytes'] / 2**20:.3g} MiB uncompressed",
+        f"storage: about {got['storage_bytes'] / 2**20:.3g} MiB uncompressed"
+        + (f", of which the kept state (train.keep_state) {got['state_bytes'] / 2**20:.3g} MiB"
+           if got["state_bytes"] else ""),
         f"peak memory: about {format_bytes(mem['one_process_bytes'])} in one process; with "
         f"worker processes (--n-jobs, --backend dask) {format_bytes(mem['worker_bytes'])} per "
         f"worker and {format_bytes(mem['parent_bytes'])} for the parent (budget "

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
+from conftest import ROOT
 
 import ddlab
 
@@ -54,3 +57,15 @@ def test_a_cell_the_result_lacks_is_a_one_line_error(kwargs, message):
     ds = ddlab.run({**SPEC, "train": {**SPEC["train"], "epochs": 2}}, progress=False)
     with pytest.raises(ValueError, match=message):
         ddlab.trained_model(ds, **kwargs)
+
+
+def test_show_counts_the_kept_state(capsys):
+    from ddlab.cli import main
+
+    spec = str(ROOT / "experiments" / "seed_high_noise.toml")
+    assert main(["show", spec, "--set", "train.keep_state=true", "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    # 10 widths x 100 inits; Adam: parameters and two moments of the widest (3 x 71) each
+    assert got["state_bytes"] == 10 * 100 * 3 * (10 * 7 + 1) * 8
+    assert main(["show", spec, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["state_bytes"] == 0
