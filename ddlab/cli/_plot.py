@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ import xarray as xr
 
 from ..analysis import differing_keys
 from ..config import set_key
-from ..results import METRICS, experiment_of, open_results
+from ..results import METRICS, check_writable, experiment_of, open_results, private_dir
 
 __all__ = ["KINDS", "add_parser", "compare", "default_kind", "default_out", "draw", "main",
            "store_labels"]
@@ -364,15 +365,24 @@ def main(args: argparse.Namespace) -> int:
     var = _check(datasets[0], args.kind, args.var, args.over)
     if len(datasets) == 1:
         kind = args.kind or ("curves" if args.over else default_kind(datasets[0], var, ats[0]))
-        fig = draw(datasets[0], kind, args.var, args.over, ats[0])
     else:
         kind = args.kind or "curves"
+    path = Path(args.out or default_out(args.stores, kind, var))
+    if path.is_dir():
+        raise ValueError(f"out = '{path}': is a directory; give a file name such as "
+                         f"'{path / default_out(args.stores, kind, var).name}'")
+    check_writable(path)
+    if len(datasets) == 1:
+        fig = draw(datasets[0], kind, args.var, args.over, ats[0])
+    else:
         labels = store_labels(args.stores, datasets)
         fig = compare(dict(zip(labels, datasets, strict=True)), kind, args.var, args.over,
                       ats[0])
     from ..plot import save
 
-    (path,) = save(fig, args.out or default_out(args.stores, kind, var))
+    with private_dir(path) as tmp:  # written whole, never through a planted link
+        save(fig, tmp / path.name)
+        os.replace(tmp / path.name, path)
     notes = [(store, _progress(ds)) for store, ds in zip(args.stores, datasets, strict=True)]
     notes = [f"{store}: {note}" if len(datasets) > 1 else note for store, note in notes if note]
     print(f"wrote {path}" + (f" ({'; '.join(notes)})" if notes else ""))

@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from ..analysis import table
-from ..results import check_writable
+from ..results import check_writable, private_dir
 
 __all__ = ["add_parser", "main", "markdown"]
 
@@ -89,12 +89,9 @@ def _write(df: pd.DataFrame, out: Path, force: bool) -> None:
                       ).to_csv(index=False)
     else:
         text = f"{_MARK}\n{markdown(df)}\n"
-    partial = out.with_name(f".{out.name}.partial")
-    try:
-        partial.write_text(text)
-        os.replace(partial, out)
-    finally:
-        partial.unlink(missing_ok=True)
+    with private_dir(out) as tmp:  # no name another user could have planted a link at
+        (tmp / out.name).write_text(text)
+        os.replace(tmp / out.name, out)
 
 
 def main(args: argparse.Namespace) -> int:

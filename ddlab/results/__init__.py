@@ -1,6 +1,7 @@
 """Result schema, stores, export and provenance (numpy, xarray, zarr; no torch)."""
 
 from ._export import export_netcdf
+from ._files import private_dir
 from ._lock import StoreLock
 from ._provenance import CONVENTIONS, calling, experiment_of, now, provenance
 from ._schema import (
@@ -56,6 +57,7 @@ __all__ = [
     "now",
     "open_results",
     "optimizer_slots",
+    "private_dir",
     "provenance",
     "records_predictions",
     "skeleton_bytes",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ._files import private_dir
 from ._provenance import STORE_MARK
 from ._store import check_writable, open_results
 
@@ -30,7 +31,9 @@ def export_netcdf(path: str | Path, out: str | Path, *, force: bool = False) -> 
         The zarr store; it is only read.
     out : str or Path
         The netCDF file to write. An existing file is replaced only if ddlab
-        wrote it, or with ``force``; the new file appears whole or not at all.
+        wrote it, or with ``force``; the new file appears whole or not at all
+        (written in a private directory beside it, then renamed into place: a
+        symlink at ``out`` is replaced, its target untouched).
     force : bool
         Replace ``out`` even if ddlab did not write it.
 
@@ -61,10 +64,7 @@ def export_netcdf(path: str | Path, out: str | Path, *, force: bool = False) -> 
                          f"use --force (force=True) to replace it")
     check_writable(out)
     encoding = {name: {"zlib": True, "complevel": 4} for name in ds.data_vars}
-    partial = out.with_name(f".{out.name}.partial")
-    try:
-        ds.load().to_netcdf(partial, engine="netcdf4", encoding=encoding)
-        os.replace(partial, out)
-    finally:
-        partial.unlink(missing_ok=True)
+    with private_dir(out) as tmp:  # no name another user could have planted a link at
+        ds.load().to_netcdf(tmp / out.name, engine="netcdf4", encoding=encoding)
+        os.replace(tmp / out.name, out)
     return out

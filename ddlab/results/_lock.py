@@ -2,7 +2,10 @@
 
 The lock is an ``flock`` on a hidden file beside the store
 (``.<store name>.lock``), which holds the owner's pid for the message of the
-run that is refused. The kernel drops the lock when its process ends, however
+run that is refused. It is keyed on the store's real path (symlinks resolved),
+so a run through a symlink to the store and one through the store itself
+cannot both hold it; a symlink planted at the lock file's name is removed,
+never written through. The kernel drops the lock when its process ends, however
 it ends (Ctrl-C, SIGKILL, a crash), so a killed run never leaves a stale
 lock; the file is removed when the lock is released normally. Works on local
 file systems and on NFS v4 and Lustre mounts that support ``flock``.
@@ -17,8 +20,11 @@ ddlab never needs either module.
 from __future__ import annotations
 
 import os
+import stat
 import time
 from pathlib import Path
+
+from ._files import NOFOLLOW
 
 __all__ = ["StoreLock"]
 
@@ -82,12 +88,12 @@ class StoreLock:
 
     def __init__(self, path: str | Path, wait: bool = False):
         self.store = Path(path)
-        self.path = self.store.parent / f".{self.store.name}.lock"
+        real = self.store.resolve()
+        self.path = real.parent / f".{real.name}.lock"
         while True:
-            try:
-                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-            except OSError as err:
-                raise ValueError(f"out = '{self.store}': cannot lock it ({err.strerror})") from None
+            fd = self._open()
+            if fd is None:  # a planted link or second name, now removed: try again
+                continue
             try:
                 locked = _lock(fd, wait)
             except _NoLocking:
@@ -111,6 +117,30 @@ class StoreLock:
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode())
         self._fd: int | None = fd
+
+    def _open(self) -> int | None:
+        """Open or create the lock file; None after removing a link found at its name.
+
+        A symlink, or a file with a second hard link, at the lock file's name
+        is another user's trap: writing the pid would write into its target.
+        """
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | NOFOLLOW, 0o644)
+        except OSError as err:
+            if self.path.is_symlink():  # O_NOFOLLOW refused it
+                self.path.unlink()
+                return None
+            raise ValueError(f"out = '{self.store}': cannot lock it ({err.strerror})") from None
+        info = os.fstat(fd)
+        if stat.S_ISREG(info.st_mode) and info.st_nlink == 1:
+            return fd
+        os.close(fd)
+        try:
+            self.path.unlink()
+        except OSError as err:
+            raise ValueError(f"out = '{self.store}': cannot lock it ('{self.path}' is not a "
+                             f"plain file: {err.strerror})") from None
+        return None
 
     def __del__(self) -> None:  # a lock nobody can release any more is released
         self.release()

@@ -17,7 +17,9 @@ reads the store until the run ends; a full disk raises
 from __future__ import annotations
 
 import errno
+import os
 import shutil
+import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,6 +31,7 @@ from xarray.backends import BackendArray
 from xarray.core import indexing
 
 from ..config import Experiment
+from ._files import remove_tree
 from ._grow import grown_keys, place_values
 from ._lock import StoreLock
 from ._provenance import SCHEMA, STORE_MARK, experiment_of, history_line
@@ -168,6 +171,11 @@ class ZarrStore(MemoryStore):
                  attrs: Mapping[str, object], fresh: bool = False, wait: bool = False):
         self.path = Path(path)
         self.experiment = experiment
+        _check_not_nested(self.path)
+        if fresh and self.path.is_symlink():
+            raise ValueError(f"out = '{self.path}': is a symbolic link (to "
+                             f"'{self.path.resolve()}'); --fresh (fresh=True) replaces only a "
+                             f"store given by its own path")
         if not self.path.exists():
             check_writable(self.path)
         self._lock = StoreLock(self.path, wait)
@@ -206,6 +214,7 @@ class ZarrStore(MemoryStore):
             self.resumed = True
         else:
             if exists:
+                _check_replaceable(self.path)
                 shutil.rmtree(self.path)
             self.ds = self._create(self.path, attrs)
         self.group = zarr.open_group(self.path, mode="r+")
@@ -251,7 +260,8 @@ class ZarrStore(MemoryStore):
                 f"only by more init or data seeds, widths, swept values or recorded epochs; "
                 f"choose another output or use --fresh (fresh=True) to overwrite it")
         tmp, old = _grow_paths(self.path)
-        shutil.rmtree(tmp, ignore_errors=True)
+        remove_tree(tmp)
+        tmp.mkdir()  # ours alone: fails rather than follow a link planted since
         stored_ds = xr.open_zarr(self.path, chunks=None)
         self._create(tmp, attrs)
         group = zarr.open_group(tmp, mode="r+")
@@ -339,6 +349,22 @@ def _check_longer(path: Path, stored: Experiment, new: Experiment, grown: list[s
                          f"first, then train longer")
 
 
+def _check_not_nested(path: Path) -> None:
+    """Refuse a store inside another ddlab store (``--fresh`` on that one would delete it)."""
+    for parent in path.resolve().parents:
+        if (parent / ".zgroup").is_file() and _is_store(parent):
+            raise ValueError(f"out = '{path}': inside the ddlab store '{parent}'; choose an "
+                             f"output outside it")
+
+
+def _check_replaceable(path: Path) -> None:
+    """Refuse to delete a store that holds other ddlab stores (made by hand or by old ddlab)."""
+    for where, _, files in os.walk(path):
+        if where != str(path) and ".zgroup" in files and _is_store(Path(where)):
+            raise ValueError(f"out = '{path}': holds another ddlab store, '{where}'; move it "
+                             f"out before replacing the store")
+
+
 def _grow_paths(path: Path) -> tuple[Path, Path]:
     """The grown store under construction, and the old store while they swap."""
     return path.with_name(f".{path.name}.grow"), path.with_name(f".{path.name}.grown-from")
@@ -347,13 +373,14 @@ def _grow_paths(path: Path) -> tuple[Path, Path]:
 def _recover_grow(path: Path) -> None:
     """Finish or undo a grow that was cut short (called under the store's lock)."""
     tmp, old = _grow_paths(path)
+    if old.is_symlink():  # planted, not ours: never followed, never put in place
+        old.unlink()
     if old.exists():
         if path.exists():  # the grown store is in place: the old one is garbage
             shutil.rmtree(old)
         else:  # killed between the renames: the old store, untouched, comes back
             old.rename(path)
-    if tmp.exists():
-        shutil.rmtree(tmp)
+    remove_tree(tmp)
 
 
 def _itemsize(name: str) -> int:
@@ -433,11 +460,11 @@ def check_writable(path: Path) -> None:
             if not parent.is_dir():
                 raise ValueError(f"out = '{path}': cannot write there ('{parent}' is a file)")
             break
-    try:
+    try:  # a probe of a new name: never a file that someone planted
         path.parent.mkdir(parents=True, exist_ok=True)
-        probe = path.parent / f".{path.name}.probe"
-        probe.write_bytes(b"")
-        probe.unlink()
+        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=path.parent)
+        os.close(fd)
+        os.unlink(probe)
     except OSError as err:
         raise ValueError(f"out = '{path}': cannot write there ({err.strerror})") from None
 
