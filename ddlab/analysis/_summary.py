@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from numbers import Real
+
 import xarray as xr
 
 from ..results import experiment_of
@@ -48,6 +50,8 @@ def summarize(ds: xr.Dataset, metric: str = "test_loss", tol: float = 1e-3) -> x
         ``interpolation_width``: the smallest width whose final mean train loss
         is below ``tol``; ``interpolation_ratio``: its n_params / n_train.
     """
+    if isinstance(tol, bool) or not isinstance(tol, Real) or not 0 <= tol < float("inf"):
+        raise ValueError(f"tol = {tol!r}: expected a finite number >= 0")
     if metric not in ds:
         raise ValueError(f"metric = {metric!r}: not a variable of ds "
                          f"(one of {', '.join(map(str, ds.data_vars))})")

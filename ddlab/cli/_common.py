@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..config import Experiment, load_experiment, read_toml, set_key
 
-__all__ = ["add_config", "experiment"]
+__all__ = ["add_config", "experiment", "positive_int"]
 
 
 def add_config(parser: argparse.ArgumentParser) -> None:
@@ -27,3 +27,14 @@ def experiment(config: str, overrides: Sequence[str]) -> Experiment:
         set_key(raw, assignment)
     raw.setdefault("name", Path(config).stem)
     return load_experiment(raw)
+
+
+def positive_int(text: str) -> int:
+    """An option's value as an integer >= 1 (an argparse ``type``)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected an integer >= 1") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected an integer >= 1")
+    return value

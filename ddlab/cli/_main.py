@@ -1,16 +1,20 @@
 """The ``ddlab`` command: one module per subcommand, one error policy for all.
 
-Bad input prints one line on stderr and exits with code 2, without a
-traceback; a missing optional dependency prints which package to install and
-exits with code 1; Ctrl-C exits with 130. Nothing already on disk is lost.
+Bad input (argparse's own complaints included) prints one line on stderr and
+exits with code 2, without a traceback; a missing optional dependency prints
+which package to install and exits with code 1; Ctrl-C exits with 130; output
+into a pipe closed early (``ddlab info STORE | head``) stops quietly with 141,
+as a shell reports a process killed by SIGPIPE. Nothing already on disk is lost.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from .._version import __version__
 from ..results import calling
@@ -19,10 +23,19 @@ from . import _export, _info, _plot, _reproduce, _run, _show, _table
 __all__ = ["main"]
 
 _SUBCOMMANDS = (_reproduce, _run, _show, _info, _export, _plot, _table)
+#: Exit code of output cut short by a closed pipe (128 + SIGPIPE, as shells report it).
+EXIT_BROKEN_PIPE = 141
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line, like every other bad input."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"ddlab: error: {self.prog}: {message} (see {self.prog} --help)\n")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ddlab", description="Double-descent simulations.")
+    parser = _Parser(prog="ddlab", description="Double-descent simulations.")
     parser.add_argument("--version", action="version", version=f"ddlab {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for module in _SUBCOMMANDS:
@@ -48,13 +61,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         with calling(shlex.join(["ddlab", *argv])):
-            return args.handler(args)
+            code = args.handler(args)
+            sys.stdout.flush()  # a closed pipe shows here, not at exit
+            return code
     except ValueError as err:
         print(f"ddlab: error: {err}", file=sys.stderr)
         return 2
     except ImportError as err:
         print(f"ddlab: error: {err}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # the reader has gone: say nothing more to it
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except KeyboardInterrupt:
         store = getattr(args, "store", None)
         where = f" in {store}" if store else ""

@@ -17,7 +17,8 @@ Declarative and validated like an experiment file::
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,11 @@ FIGURE_KINDS: dict[str, tuple[str, ...]] = {
 }
 #: theory curves a ``curves`` figure can overlay
 THEORIES = ("weak_features", "min_norm", "random_features")
+#: an experiment's or figure's name: a file stem, never a path
+_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
+#: keys of an ``[[experiments]]`` entry and the TOML type each takes
+_ENTRY_KEYS = {"name": str, "file": str, "quick": dict, "figures": list, "numbers": bool}
+_TOML_TYPES = {str: "a string", dict: "a table", list: "a list", bool: "true or false"}
 
 
 @dataclass(frozen=True)
@@ -108,10 +114,18 @@ def _toml(value: Any) -> str:
     return repr(value)
 
 
-def _figure(where: str, raw: Any) -> Figure:
+def _name(where: str, value: Any) -> str:
+    """A store or figure name: a plain file name, so that it stays inside ``--out``."""
+    if not isinstance(value, str) or not _NAME.fullmatch(value):
+        raise ValueError(f"{where} = {value!r}: expected a file name of letters, digits, "
+                         f"'_', '-' and '.' (not starting with '.'), without a directory")
+    return value
+
+
+def _figure(where: str, raw: Any, swept: bool) -> Figure:
     if not isinstance(raw, dict) or "name" not in raw or "kind" not in raw:
         raise ValueError(f"{where} = {raw!r}: expected a table with 'name' and 'kind'")
-    kind = raw["kind"]
+    name, kind = _name(f"{where}.name", raw["name"]), raw["kind"]
     if kind not in FIGURE_KINDS:
         raise ValueError(f"{where}.kind = {kind!r}: expected one of {', '.join(FIGURE_KINDS)}")
     options = {k: v for k, v in raw.items() if k not in ("name", "kind")}
@@ -129,11 +143,39 @@ def _figure(where: str, raw: Any) -> Figure:
     if options.get("theory") not in (None, *THEORIES):
         raise ValueError(f"{where}.theory = {options['theory']!r}: expected one of "
                          f"{', '.join(THEORIES)}")
-    return Figure(str(raw["name"]), kind, options)
+    if kind == "sweep" and not swept:
+        raise ValueError(f"{where}.kind = 'sweep': the experiment sweeps no key")
+    return Figure(name, kind, options)
+
+
+def _entry(path: Path, where: str, item: Any) -> Entry:
+    """One ``[[experiments]]`` entry, checked key by key; its experiment must load."""
+    if not isinstance(item, dict) or set(item) - set(_ENTRY_KEYS) or not {"name", "file"} <= set(
+            item):
+        raise ValueError(f"{path}: {where} = {item!r}: expected a table of name, file and "
+                         f"optional quick, figures, numbers")
+    for key, kind in _ENTRY_KEYS.items():
+        if key in item and not isinstance(item[key], kind):
+            raise ValueError(f"{path}: {where}.{key} = {item[key]!r}: expected "
+                             f"{_TOML_TYPES[kind]}")
+    name = _name(f"{path}: {where}.name", item["name"])
+    entry = Entry(name, path.parent / item["file"], dict(item.get("quick", {})), (),
+                  item.get("numbers", True))
+    try:
+        swept = bool(entry.experiment(quick=False).sweep)
+        entry.experiment(quick=True)
+    except ValueError as err:
+        raise ValueError(f"{path}: {where} ({name}): {err}") from None
+    figures = tuple(_figure(f"{path}: {where}.figures[{k}]", f, swept)
+                    for k, f in enumerate(item.get("figures", [])))
+    return replace(entry, figures=figures)
 
 
 def read_paper_file(path: str | Path) -> PaperFile:
     """Parse and validate a paper file; every experiment file it names must load.
+
+    Store and figure names are plain file names, so that ``reproduce`` writes
+    only inside its ``--out``.
 
     Parameters
     ----------
@@ -154,31 +196,19 @@ def read_paper_file(path: str | Path) -> PaperFile:
         if key not in ("experiments", "speed"):
             raise ValueError(f"{path}: {key} = {raw[key]!r}: unknown key (expected "
                              f"'experiments' and 'speed')")
-    entries, seen = [], set()
+    for key, kind in (("experiments", list), ("speed", dict)):
+        if not isinstance(raw.get(key, kind()), kind):
+            raise ValueError(f"{path}: {key} = {raw[key]!r}: expected {_TOML_TYPES[kind]}")
+    entries: list[Entry] = []
     for i, item in enumerate(raw.get("experiments", [])):
-        where = f"experiments[{i}]"
-        unknown = set(item) - {"name", "file", "quick", "figures", "numbers"}
-        if unknown or "name" not in item or "file" not in item:
-            raise ValueError(f"{path}: {where} = {item!r}: expected name, file and optional "
-                             f"quick, figures, numbers")
-        if item["name"] in seen:
-            raise ValueError(f"{path}: {where}.name = {item['name']!r}: used twice")
-        seen.add(item["name"])
-        entry = Entry(item["name"], path.parent / item["file"], dict(item.get("quick", {})),
-                      tuple(_figure(f"{where}.figures[{k}]", f)
-                            for k, f in enumerate(item.get("figures", []))),
-                      bool(item.get("numbers", True)))
-        try:
-            entry.experiment(quick=False)
-            entry.experiment(quick=True)
-        except ValueError as err:
-            raise ValueError(f"{path}: {where} ({entry.name}): {err}") from None
-        entries.append(entry)
+        entries.append(_entry(path, f"experiments[{i}]", item))
+        if entries[-1].name in [e.name for e in entries[:-1]]:
+            raise ValueError(f"{path}: experiments[{i}].name = {entries[-1].name!r}: used twice")
     names = [f.name for e in entries for f in e.figures]
     if len(set(names)) != len(names):
         raise ValueError(f"{path}: figure names must be distinct")
     speed = dict(raw.get("speed", {}))
-    if speed and speed.get("experiment") not in seen:
+    if speed and speed.get("experiment") not in [e.name for e in entries]:
         raise ValueError(f"{path}: speed.experiment = {speed.get('experiment')!r}: not an "
                          f"experiment of the file")
     return PaperFile(path, tuple(entries), speed)

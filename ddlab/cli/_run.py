@@ -15,7 +15,7 @@ from pathlib import Path
 import xarray as xr
 
 from ..results import DIMS, METRICS, StorageFullError
-from ._common import add_config, experiment
+from ._common import add_config, experiment, positive_int
 
 __all__ = ["EXIT_DISK_FULL", "add_parser", "main", "summary"]
 
@@ -35,7 +35,8 @@ def add_parser(sub) -> None:
     p.add_argument("--progress", action=argparse.BooleanOptionalAction,
                    help="show a progress bar (default: only when stderr is a terminal, so "
                         "that batch-job logs get none)")
-    p.add_argument("--chunk-units", type=int, help="most hidden units per chunk (advanced)")
+    p.add_argument("--chunk-units", type=positive_int,
+                   help="most hidden units per chunk (advanced)")
     p.add_argument("--backend", default="local",
                    help="local (this process, or --n-jobs processes) or dask")
     p.add_argument("--scheduler", metavar="tcp://HOST:PORT|local",

@@ -75,18 +75,21 @@ def closest(word: str, options: list[str]) -> str:
     return f" (did you mean {near[0]!r}?)" if near else ""
 
 
-def _int(key: str, value: Any, low: int | None = None) -> int:
+def _int(key: str, value: Any, low: int | None = None, high: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise fail(key, value, "expected an integer")
     if low is not None and value < low:
         raise fail(key, value, f"must be >= {low}")
+    if high is not None and value >= high:
+        raise fail(key, value, f"must be < {high}")
     return int(value)
 
 
 def _float(key: str, value: Any, low: float | None = None, strict: bool = False,
            high: float | None = None) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
-        raise fail(key, value, "expected a number")
+    if (isinstance(value, (bool, np.complexfloating))
+            or not isinstance(value, (int, float, np.number))):
+        raise fail(key, value, "expected a real number")
     value = float(value)
     if not math.isfinite(value):
         raise fail(key, value, "must be finite")
@@ -232,7 +235,8 @@ class Field:
         """Validate one value; errors name ``label`` (default: the key)."""
         k = label or str(self.key)
         if self.kind == "int":
-            return _int(k, value, None if self.low is None else int(self.low))
+            return _int(k, value, None if self.low is None else int(self.low),
+                        None if self.high is None else int(self.high))
         if self.kind == "float":
             return _float(k, value, self.low, self.strict, self.high)
         if self.kind == "bool":
@@ -302,7 +306,7 @@ FIELDS: tuple[Field, ...] = (
        doc="keep pred_mean, pred_var_init, f_population"),
     _f("train", "keep_state", "bool", False, sweep="",
        doc="keep each cell's final parameters and optimiser state (to train longer later)"),
-    _f("seeds", "root", "int", 0, low=0, sweep="", doc="root seed"),
+    _f("seeds", "root", "int", 0, low=0, high=2**64, sweep="", doc="root seed"),
     _f("seeds", "data", "int", 1, low=1, sweep="", doc="number of data sets"),
     _f("seeds", "init", "int", 100, low=1, sweep="", doc="initialisations per data set"),
 )

@@ -81,8 +81,10 @@ def parse_bytes(value: str | int | float, name: str = "memory_budget") -> int:
             raise ValueError(f"{name} = {value!r}: expected a size such as '2GB', '1.5GiB' "
                              f"or '800MB'")
         number, unit = float(match[1]), match[2].lower()
-    if isinstance(number, bool) or not isinstance(number, int | float) or not number > 0:
-        raise ValueError(f"{name} = {value!r}: expected a positive size such as '2GB'")
+    if (isinstance(number, bool) or not isinstance(number, int | float) or not number > 0
+            or not number * _UNITS[unit] < 2**63):
+        raise ValueError(f"{name} = {value!r}: expected a positive size below 8 EiB, "
+                         f"such as '2GB'")
     return int(number * _UNITS[unit])
 
 
