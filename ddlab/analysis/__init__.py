@@ -8,7 +8,13 @@ networks, so they live in the simulation tier: :func:`ddlab.best_in_class`.
 
 from ._bias_variance import bias_variance
 from ._common import noise_variance
-from ._kernels import bias_variance_terms, first_below, peak_after_first_minimum
+from ._kernels import (
+    bias_variance_terms,
+    bias_variance_unbiased,
+    first_below,
+    peak_after_first_minimum,
+    significant_peak,
+)
 from ._risk import decompose, generalization_gap, risks
 from ._summary import summarize
 from ._table import differing_keys, table
@@ -16,6 +22,7 @@ from ._table import differing_keys, table
 __all__ = [
     "bias_variance",
     "bias_variance_terms",
+    "bias_variance_unbiased",
     "decompose",
     "differing_keys",
     "first_below",
@@ -23,6 +30,7 @@ __all__ = [
     "noise_variance",
     "peak_after_first_minimum",
     "risks",
+    "significant_peak",
     "summarize",
     "table",
 ]

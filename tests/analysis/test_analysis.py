@@ -52,7 +52,7 @@ def hand():
 
 
 def test_risks_and_gaps_by_hand(hand):
-    ds, *_ = hand
+    ds, _, f = hand
     r = A.risks(ds)
     np.testing.assert_allclose(r.population_risk, ds.f_error + 0.25)
     assert float(r.bayes_risk) == 0.25
@@ -62,11 +62,18 @@ def test_risks_and_gaps_by_hand(hand):
     np.testing.assert_allclose(g.gap_population, ds.f_error + 0.25 - ds.train_loss)
     for v in [*r.data_vars, *g.data_vars]:
         assert {"long_name", "units"} <= set((r if v in r else g)[v].attrs)
+    var_f = f.var(ddof=1)  # one f for both data sets, at 4 population points
+    assert float(r.var_f) == pytest.approx(var_f)
+    assert float(r.constant_risk) == pytest.approx(0.25 + var_f)
+    assert float(r.train_mean_risk) == pytest.approx((0.25 + var_f) * (1 + 1 / 10))
+    assert r.attrs["snr"] == pytest.approx(var_f / 0.25) == float(r.snr)
+    assert "constant_risk" not in A.risks(ds.drop_vars("f_population"))
 
 
 def test_bias_variance_by_hand(hand):
     ds, preds, f = hand
-    bv = A.bias_variance(ds)
+    bv = A.bias_variance(ds, estimator="plugin")
+    assert bv.attrs["estimator"] == "plugin" and "bias2_se" not in bv
     fbar = preds.mean(axis=(2, 3))  # (W, E, X)
     np.testing.assert_allclose(bv.bias2, ((fbar - f) ** 2).mean(-1))
     np.testing.assert_allclose(bv.variance_init, preds.var(axis=3).mean(axis=(2, 3)))
@@ -76,9 +83,33 @@ def test_bias_variance_by_hand(hand):
     np.testing.assert_allclose(bv.mean_f_error, bv.bias2 + bv.variance)
 
 
+def test_unbiased_bias_variance_by_hand(hand):
+    """The unbiased terms from the per-init predictions, written out for S = 2, K = 3."""
+    ds, preds, f = hand
+    bv = A.bias_variance(ds)
+    assert bv.attrs["estimator"] == "unbiased"
+    r = preds.mean(3) - f  # (W, E, S=2, X)
+    np.testing.assert_allclose(bv.bias2, (r[:, :, 0] * r[:, :, 1]).mean(-1))
+    v_init = preds.var(3, ddof=1).mean(-1)  # (W, E, S)
+    np.testing.assert_allclose(bv.variance_init, v_init.mean(-1))
+    np.testing.assert_allclose(bv.variance_data,
+                               r.var(2, ddof=1).mean(-1) - v_init.mean(-1) / 3)
+    np.testing.assert_allclose(bv.mean_f_error, ds.f_error.mean(("data_seed", "init_seed")))
+    np.testing.assert_allclose(bv.bias2 + bv.variance, bv.mean_f_error)
+    np.testing.assert_allclose(bv.variance_init_se, v_init.std(-1, ddof=1) / np.sqrt(2))
+    np.testing.assert_allclose(bv.mean_f_error_se,
+                               ds.f_error.mean("init_seed").std("data_seed", ddof=1) / np.sqrt(2))
+    assert bv.bias2_se.isnull().all() and bv.variance_data_se.isnull().all()  # S = 2 < 3
+    for name, var in bv.data_vars.items():
+        assert var.attrs["units"] == "1" and var.attrs["long_name"], name
+
+
 def test_summarize_by_hand(hand):
     ds, *_ = hand
-    s = A.summarize(ds)
+    # 2 data sets: a difference over its SE is t with 1 degree of freedom, and the
+    # fall from 5.0 to 4.0 after the peak does not clear t = 14.3 (z = 2); any fall does
+    assert (A.summarize(ds).peak_status == 4).all()
+    s = A.summarize(ds, z=0.0)
     assert list(s.peak_width.values) == [4.0] * 3  # top of the second ascent: 5.0 at width 4
     np.testing.assert_allclose(s.peak_height, 5.0)
     assert list(s.best_width.values) == [2] * 3
@@ -120,11 +151,15 @@ def real():
 
 def test_bias_variance_identities_on_a_real_run(real):
     exp, ds = real
-    bv = A.bias_variance(ds)
-    assert bv.bias2.dims == ("noise", "width", "epoch")
-    np.testing.assert_allclose(bv.mean_f_error, bv.bias2 + bv.variance, rtol=1e-10)
-    np.testing.assert_allclose(bv.variance, bv.variance_init + bv.variance_data, rtol=1e-12)
-    assert float(bv.variance_data.min()) > 0 and float(bv.variance_init.min()) > 0
+    for estimator in ("unbiased", "plugin"):
+        bv = A.bias_variance(ds, estimator=estimator)
+        assert bv.bias2.dims == ("noise", "width", "epoch")
+        np.testing.assert_allclose(bv.mean_f_error, bv.bias2 + bv.variance, rtol=1e-10)
+        np.testing.assert_allclose(bv.variance, bv.variance_init + bv.variance_data,
+                                   rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(bv.mean_f_error, ds.f_error.mean(("data_seed", "init_seed")),
+                                   rtol=1e-10)
+    assert float(bv.variance_data.min()) > 0 and float(bv.variance_init.min()) > 0  # plug-in
     # the recorded init-averaged predictions are those of the networks themselves
     s = ddlab.make_data(exp.point((0,)), 1)
     with torch.no_grad():
@@ -199,7 +234,15 @@ def test_summarize_a_closed_form_result_with_one_epoch():
     ds = ddlab.run({"data": {"target": "linear", "input": "normal", "dim": 10, "n_train": 8,
                              "n_population": 100},
                     "model": {"family": "linear", "width": [2, 4, 6, 8, 10]},
-                    "seeds": {"data": 4, "init": 1}}, progress=False)
+                    "seeds": {"data": 20, "init": 1}}, progress=False)
     s = A.summarize(ds)
     assert s.epoch_peak.isnull().all()
     assert s.peak_width.item() == 8.0  # min-norm least squares peaks at p = n
+    at_peak = ds.test_loss.sel(width=8).isel(epoch=0, init_seed=0)
+    assert s.peak_height.item() == pytest.approx(float(at_peak.mean()))
+    assert s.peak_height_se.item() == pytest.approx(float(at_peak.std(ddof=1)) / np.sqrt(20))
+    assert s.peak_height_median.item() == pytest.approx(float(at_peak.median()))
+    # heavy tails: the mean rests on a few data sets, the median is far below it
+    assert s.peak_height_median.item() < s.peak_height.item() / 3
+    few = A.summarize(ds.isel(data_seed=slice(4)))  # one data set at 3.2e3: not significant
+    assert few.peak_width.isnull().all() and int(few.peak_status.item()) == 4
