@@ -46,6 +46,15 @@ def _fmt(value: float, digits: int = 3) -> str:
     return text
 
 
+#: what the paper prints for a peak that :func:`ddlab.analysis.summarize` does not report
+_NO_PEAK = "no significant peak"
+
+
+def _peak_fmt(value: float) -> str:
+    """A peak's number, or :data:`_NO_PEAK` where the peak is NaN (not significant)."""
+    return _fmt(value) if np.isfinite(value) else _NO_PEAK
+
+
 def _value(value) -> str:
     return value if isinstance(value, str) else _fmt(float(value))
 
@@ -75,8 +84,10 @@ def experiment_numbers(name: str, ds: xr.Dataset, exp: Experiment,
         last = s.isel(epoch=-1) if "epoch" in s.dims else s
         widths = ds["width"].values
         out |= {
-            key + "PeakWidth": _fmt(float(last.peak_width)),
-            key + "PeakHeight": _fmt(float(last.peak_height)),
+            key + "PeakWidth": _peak_fmt(float(last.peak_width)),
+            key + "PeakHeight": _peak_fmt(float(last.peak_height)),
+            key + "PeakHeightSe": _peak_fmt(float(last.peak_height_se)),
+            key + "PeakHeightMedian": _peak_fmt(float(last.peak_height_median)),
             key + "BestWidth": _fmt(float(last.best_width)),
             key + "BestHeight": _fmt(float(last.best_height)),
             key + "WidestWidth": _fmt(float(widths[-1])),
@@ -85,11 +96,11 @@ def experiment_numbers(name: str, ds: xr.Dataset, exp: Experiment,
             key + "InterpolationRatio": _fmt(float(s.interpolation_ratio)),
             key + "NTrain": _fmt(exp.data.n_train),
         }
-        out[key + "PeakRatio"] = "n/a"
+        out[key + "PeakRatio"] = _NO_PEAK
         if np.isfinite(float(last.peak_width)):
             n_params = float(ds["n_params"].sel(width=float(last.peak_width)).max())
             out[key + "PeakRatio"] = _fmt(n_params / exp.data.n_train)
-        if "pred_mean" in ds:
+        if "pred_mean" in ds and ds.sizes["data_seed"] > 1:  # one data set: no variance split
             bv = analysis.bias_variance(ds).isel(epoch=-1).compute()
             top = bv.isel(width=int(np.nanargmax(bv.variance.values)))
             out |= {key + "VarianceMaxWidth": _fmt(float(top.width)),
