@@ -618,8 +618,8 @@ def bias_variance(bv: xr.Dataset, over: str = "width", ax: Axes | None = None, *
         raise ValueError(f"bv: no {', '.join(missing)}; pass ddlab.analysis.bias_variance(ds)")
     if bv["variance_data"].attrs.get("n_data_sets") == 1:  # no variance over data to show
         labels = {"mean_f_error": "total: mean f_error = bias² + variance over inits",
-                  "bias2": "bias² (from one data set: holds its own error, no variance "
-                           "over data)",
+                  "bias2": "bias² + variance over data (one data set cannot tell them "
+                           "apart)",
                   "variance_init": "variance over inits (Var_init)"}
         parts = {k: (label, *parts[k][1:]) for k, label in labels.items()}
     with style():

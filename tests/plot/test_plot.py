@@ -169,12 +169,11 @@ def test_bias_variance_from_one_data_set_draws_no_variance_over_data():
                      "seeds": {"root": 3, "data": 1, "init": 4}}, progress=False)
     bv = ddlab.analysis.bias_variance(one)
     assert bv["variance_data"].attrs["n_data_sets"] == 1
-    assert "not estimable" in bv["variance_data"].attrs["comment"]
-    np.testing.assert_array_equal(bv["variance_data"].values, 0.0)
+    assert "not identifiable" in bv["variance_data"].attrs["comment"]
+    assert np.isnan(bv["variance_data"].values).all()
     c = plot.bias_variance(bv)
     labels = list(c.lines)
-    assert len(labels) == 3 and not any("over data" in k and "no variance" not in k
-                                        for k in labels)
+    assert len(labels) == 3 and sum("over data" in k for k in labels) == 1
     total, bias2, v_init = c.lines.values()
     np.testing.assert_allclose(total.get_ydata(), bias2.get_ydata() + v_init.get_ydata())
     assert "one data set" in labels[1]
