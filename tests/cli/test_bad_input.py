@@ -125,13 +125,15 @@ def test_a_complex_lr_is_refused(lr):
 
 def test_info_into_a_closed_pipe_exits_quietly(stored):
     """``ddlab info STORE | head -1``: no BrokenPipeError traceback."""
-    code = ("import sys; from ddlab.cli import main; sys.exit(main(['info', sys.argv[1]]))")
+    # the reader is gone before the child writes (it waits for stdin to close): a sure EPIPE
+    code = ("import sys; from ddlab.cli import main; sys.stdin.read(); "
+            "sys.exit(main(['info', sys.argv[1]]))")
     read, write = os.pipe()
     with subprocess.Popen([sys.executable, "-c", code, str(stored)], stdout=write,
-                          stderr=subprocess.PIPE, text=True) as child:
+                          stdin=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as child:
         os.close(write)
-        with os.fdopen(read) as pipe:
-            pipe.readline()
+        os.close(read)
+        child.stdin.close()
         err = child.stderr.read()
     assert err == "" and child.returncode == 141, err
 
