@@ -57,6 +57,8 @@ class Curves(NamedTuple):
     theory: Line2D | None
     #: The vertical line at the interpolation threshold, or None.
     threshold: Line2D | None
+    #: Legend label -> a horizontal line of a null model (:func:`curves` only; else empty).
+    null: dict[str, Line2D]
 
 
 def spread(values: np.ndarray, k: int = 4) -> list:
@@ -300,7 +302,8 @@ def curves(ds: xr.Dataset | xr.DataArray | Mapping[str, xr.Dataset | xr.DataArra
            var: str = "test_loss", over: str = "width",
            at: Mapping[str, Any] | float | None = None, band: str | None = "se",
            theory: Any = None, threshold: Any = "auto", ax: Axes | None = None, *,
-           reduce: str = "mean", log: Any = None, legend: bool | str = True) -> Curves:
+           reduce: str = "mean", log: Any = None, legend: bool | str = True,
+           null: bool | None = None) -> Curves:
     """A metric against width, epoch or parameter count: mean over seeds with a band.
 
     Parameters
@@ -364,12 +367,23 @@ def curves(ds: xr.Dataset | xr.DataArray | Mapping[str, xr.Dataset | xr.DataArra
         A legend outside the axes: to the right (True, ``"right"``), or below
         it as a figure legend in columns (``"below"``, for a figure with one
         axes); False: none.
+    null : bool or None
+        Horizontal grey reference lines of the null models, beside the
+        networks' risk: for ``test_loss`` the Bayes risk σ² (dotted) and the
+        best constant predictor's population risk σ² + Var f (dash-dotted);
+        for ``f_error`` the constant predictor's excess risk Var f. Var f
+        is the variance of f over the population sample (recorded with
+        ``record_bias_variance``), as in :func:`ddlab.analysis.risks`.
+        ``None`` (default): drawn for those variables where the result has
+        what they need and all results agree on them; True: required
+        (ValueError if they cannot be drawn); False: none.
 
     Returns
     -------
     Curves
-        ``(ax, lines, bands, theory, threshold)``: dicts of the lines and
-        bands by label, the theory line and the threshold line (or None).
+        ``(ax, lines, bands, theory, threshold, null)``: dicts of the lines
+        and bands by label, the theory line and the threshold line (or
+        None), and the null-model lines by label.
 
     Raises
     ------
@@ -396,6 +410,7 @@ def curves(ds: xr.Dataset | xr.DataArray | Mapping[str, xr.Dataset | xr.DataArra
             theory_line, ty = _theory_line(ax, theory, over, list(sources.values()))
         places = {_threshold(s.ds, over, threshold, s.at) for s in sources.values()}
         threshold_line = _threshold_line(ax, places.pop() if len(places) == 1 else None)
+        null_lines = _null_lines(ax, var, list(sources.values()), null)
         titles = {s.title for s in sources.values()}
         title = titles.pop() if len(titles) == 1 else ""
         first = next(iter(sources.values()))
@@ -403,7 +418,50 @@ def curves(ds: xr.Dataset | xr.DataArray | Mapping[str, xr.Dataset | xr.DataArra
                 f"at {title}" if title else "", band_key(band, n), legend, lines)
         if theory_line is not None:
             _limit_theory(ax, y_data, ty)
-        return Curves(ax, lines, bands, theory_line, threshold_line)
+        return Curves(ax, lines, bands, theory_line, threshold_line, null_lines)
+
+
+#: The risk variables with null-model lines: their offset from the excess risk (σ² or 0).
+_NULL_VARS = {"test_loss": True, "f_error": False}
+
+
+def _null_values(src: _Source, var: str) -> dict[str, float]:
+    """Label -> level of each null model of one source (empty where it lacks the data)."""
+    if var not in _NULL_VARS or not isinstance(src.ds, xr.Dataset):
+        return {}
+    at = {k: v for k, v in src.at.items() if k not in ("width", "epoch")}
+    try:
+        s2 = _noise2(select(src.ds, at)) if _NULL_VARS[var] else 0.0
+    except ValueError:  # several noise levels drawn at once: no one level
+        return {}
+    out = {"Bayes risk σ²": s2} if _NULL_VARS[var] else {}
+    if "f_population" in src.ds:
+        f = select(src.ds["f_population"], {k: v for k, v in at.items()
+                                              if k in src.ds["f_population"].dims})
+        if set(f.dims) <= {"data_seed", "pop"}:
+            var_f = float(f.var("pop", ddof=1).mean("data_seed"))
+            label = "constant predictor σ² + Var f" if _NULL_VARS[var] else \
+                "constant predictor Var f"
+            out[label] = s2 + var_f
+    return out
+
+
+def _null_lines(ax: Axes, var: str, sources: Sequence[_Source],
+                null: bool | None) -> dict[str, Line2D]:
+    """Grey horizontal lines at the null models' risks, where every source agrees."""
+    if null is False:
+        return {}
+    values = [_null_values(s, var) for s in sources]
+    agreed = {k: v for k, v in values[0].items()
+              if all(np.isclose(other.get(k, np.nan), v) for other in values[1:])}
+    if null and not any(k.startswith("constant") for k in agreed):
+        raise ValueError(f"null = True: no null model for {var!r} here (needs test_loss or "
+                         f"f_error, one noise level, and f_population from "
+                         f"record_bias_variance, the same in every result)")
+    styles = {"Bayes": ":", "constant": "-."}
+    return {label: ax.axhline(level, color="0.45", linewidth=1.0, zorder=1,
+                              linestyle=styles[label.split()[0]], label=label)
+            for label, level in agreed.items() if level > 0}
 
 
 class _Source(NamedTuple):
@@ -564,7 +622,7 @@ def decomposition(dec: xr.Dataset, over: str = "width", ax: Axes | None = None, 
         ax.axhline(0.0, color="0.6", linewidth=0.6, zorder=0)
         _finish(ax, dec, over, "risk, mean over seeds (in units of y²)", log,
                 f"at {title}" if title else "", band_key(band, n), legend, lines)
-        return Curves(ax, lines, bands, None, None)
+        return Curves(ax, lines, bands, None, None, {})
 
 
 def bias_variance(bv: xr.Dataset, over: str = "width", ax: Axes | None = None, *,
@@ -638,4 +696,4 @@ def bias_variance(bv: xr.Dataset, over: str = "width", ax: Axes | None = None, *
         threshold_line = _threshold_line(ax, _threshold(bv, over, threshold, at))
         _finish(ax, bv, over, "error in f and its parts (in units of y²)", log,
                 f"at {title}" if title else "", [], legend, lines)
-        return Curves(ax, lines, {}, None, threshold_line)
+        return Curves(ax, lines, {}, None, threshold_line, {})

@@ -408,3 +408,24 @@ def test_several_results_share_the_axes_each_labelled():
     styles = {k: (v.get_linestyle(), v.get_color()) for k, v in c.lines.items()}
     assert styles["low, width = 2"][1] == styles["high, width = 2"][1]
     assert styles["low, width = 8"][0] == "-" and styles["high, width = 8"][0] == "--"
+
+
+def test_risk_curves_carry_the_null_models_at_their_levels(ds):
+    null = ddlab.analysis.risks(ds)
+    s2, constant = float(null["bayes_risk"]), float(null["constant_risk"])
+    drawn = plot.curves(ds, "test_loss").null
+    assert set(drawn) == {"Bayes risk σ²", "constant predictor σ² + Var f"}
+    assert drawn["Bayes risk σ²"].get_ydata()[0] == s2 == 1.0
+    np.testing.assert_allclose(drawn["constant predictor σ² + Var f"].get_ydata()[0], constant,
+                               rtol=1e-12)
+    assert constant > s2
+    labels = [t.get_text() for t in plot.curves(ds, "test_loss").ax.get_legend().get_texts()]
+    assert "Bayes risk σ²" in labels
+    on_f = plot.curves(ds, "f_error").null
+    assert list(on_f) == ["constant predictor Var f"]
+    np.testing.assert_allclose(on_f["constant predictor Var f"].get_ydata()[0],
+                               float(null["var_f"]), rtol=1e-12)
+    assert plot.curves(ds, "test_loss", null=False).null == {}
+    assert plot.curves(ds, "train_loss").null == {}
+    with pytest.raises(ValueError, match="null = True: no null model for 'train_loss'"):
+        plot.curves(ds, "train_loss", null=True)

@@ -222,9 +222,17 @@ def test_sel_reads_toml_values(samplewise, tmp_path, drawn):
     (ax,) = drawn[0].axes
     ds = ddlab.open_results(a)
     lines = {line.get_label(): line for line in ax.get_lines()}
-    assert list(lines) == ["n_train = 4, width = 6", "n_train = 12, width = 6"]
+    # the Bayes risk line of the one noise level; no constant predictor (f_population
+    # varies with n_train, so the selection has no one Var f)
+    assert list(lines) == ["n_train = 4, width = 6", "n_train = 12, width = 6", "Bayes risk σ²"]
     mean = ds["test_loss"].sel(n_train=12).mean(["data_seed", "init_seed"]).squeeze().values
     np.testing.assert_allclose(lines["n_train = 12, width = 6"].get_ydata(), mean)
+
+
+def _data_lines(ax) -> list:
+    """The lines of data: not the unlabelled ones nor the null models' grey references."""
+    return [line for line in ax.get_lines()
+            if not line.get_label().startswith(("_", "Bayes risk", "constant predictor"))]
 
 
 def test_default_figure_of_a_sample_wise_sweep(samplewise, drawn):
@@ -239,7 +247,7 @@ def test_default_figure_of_a_sample_wise_sweep(samplewise, drawn):
     assert a.with_name("noise0.5_heatmap_test_loss.png").exists()
     assert main(["plot", str(a), "--kind", "curves"]) == 0  # over n_train: one line
     (ax,) = drawn[1].axes
-    (line,) = [line for line in ax.get_lines() if not line.get_label().startswith("_")]
+    (line,) = _data_lines(ax)
     assert line.get_label() == "width = 6"
     np.testing.assert_allclose(line.get_ydata(), _final_mean(a))
 
@@ -249,7 +257,7 @@ def test_default_figure_of_a_closed_form_store(closed_form, tmp_path, drawn):
     axes = drawn[0].axes
     assert [ax.get_title(loc="left") for ax in axes] == ["n_train = 6", "n_train = 12"]
     for ax, n in zip(axes, (6, 12), strict=True):
-        (line,) = [line for line in ax.get_lines() if not line.get_label().startswith("_")]
+        (line,) = _data_lines(ax)
         np.testing.assert_array_equal(line.get_xdata(), [2, 4, 8, 16, 24])
         np.testing.assert_allclose(line.get_ydata(), _final_mean(closed_form, n_train=n))
     assert closed_form.with_name("rf_curves_test_loss.png").exists()
