@@ -96,6 +96,7 @@ def experiment_numbers(name: str, ds: xr.Dataset, exp: Experiment,
     key = macro(name)
     out[key + "Cells"] = _fmt(int(ds["completed"].size))
     out[key + "Seconds"] = _fmt(float(ds.attrs.get("wall_time_s", np.nan)), 2)
+    out |= _settings(key, ds)
     test = _final(ds, "test_loss")
     if not exp.sweep:
         s = analysis.summarize(ds).compute()
@@ -126,6 +127,7 @@ def experiment_numbers(name: str, ds: xr.Dataset, exp: Experiment,
         where = ", ".join(f"{d} = {_value(best[d].item())}" for d in test.dims)
         out[key + "BestHeight"] = _fmt(float(best))
         out[key + "BestPoint"] = where.replace("_", r"\_")
+        out[key + "BestTies"] = _fmt(_ties(ds["test_loss"].isel(epoch=-1), best))
     if exp.model.family == "linear" and exp.model.fit == "gd":
         from ._figures import gd_path
 
@@ -144,6 +146,36 @@ def experiment_numbers(name: str, ds: xr.Dataset, exp: Experiment,
         out[key + "TheoryMedianGap"] = _fmt(100 * float(np.median(gaps)), 2)
         out[key + "TheoryMaxGap"] = _fmt(100 * float(np.max(gaps)), 2)
     return out
+
+
+def _settings(key: str, ds: xr.Dataset) -> dict[str, str]:
+    """The grid as run (so quick and full builds describe their own), and the null models."""
+    out = {key + "Epochs": _fmt(float(ds["epoch"].values[-1])),
+           key + "DataSets": _fmt(ds.sizes["data_seed"]),
+           key + "Inits": _fmt(ds.sizes["init_seed"]),
+           key + "MaxWidth": _fmt(float(ds["width"].values[-1])),
+           key + "Widths": _fmt(ds.sizes["width"])}
+    if "f_population" in ds and "f_error" in ds:
+        null = analysis.risks(ds)
+        if null["constant_risk"].ndim == 0:
+            out[key + "ConstantRisk"] = _fmt(float(null["constant_risk"]))
+            out[key + "Snr"] = _fmt(float(null["snr"]), 2)
+    return out
+
+
+def _ties(final: xr.DataArray, best: xr.DataArray) -> int:
+    """How many other points' final means lie within one standard error of the best one.
+
+    The standard error is that of the difference of the two means over the seed
+    cells, paired (every point of a swept study sees the same data and inits).
+    """
+    seeds = ("data_seed", "init_seed")
+    at_best = final.sel({d: best[d].item() for d in best.coords if d in final.dims
+                         and d not in seeds})
+    diff = (final - at_best).stack(cell=seeds)
+    n = diff.sizes["cell"]
+    mean, se = diff.mean("cell"), diff.std("cell", ddof=1) / np.sqrt(n)
+    return int(((mean <= se) & (mean > 0)).sum())
 
 
 def _theory_gaps(ds: xr.Dataset, exp: Experiment, name: str) -> np.ndarray:
