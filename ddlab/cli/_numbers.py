@@ -116,6 +116,8 @@ def experiment_numbers(name: str, ds: xr.Dataset, exp: Experiment,
             key + "NTrain": _fmt(exp.data.n_train),
         }
         out[key + "PeakRatio"] = _NO_PEAK
+        if ds.sizes["epoch"] > 2:  # widths whose test loss rises and falls again significantly
+            out[key + "EpochPeaks"] = _fmt(int(np.isfinite(s["epoch_peak"].values).sum()))
         if np.isfinite(float(last.peak_width)):
             n_params = float(ds["n_params"].sel(width=float(last.peak_width)).max())
             out[key + "PeakRatio"] = _fmt(n_params / exp.data.n_train)
@@ -145,6 +147,8 @@ def experiment_numbers(name: str, ds: xr.Dataset, exp: Experiment,
         gaps = _theory_gaps(ds, exp, theory_name)
         out[key + "TheoryMedianGap"] = _fmt(100 * float(np.median(gaps)), 2)
         out[key + "TheoryMaxGap"] = _fmt(100 * float(np.max(gaps)), 2)
+        if not exp.sweep:
+            out |= _pole_and_tail(key, ds, exp, theory_name)
     return out
 
 
@@ -194,6 +198,25 @@ def _theory_gaps(ds: xr.Dataset, exp: Experiment, name: str) -> np.ndarray:
         ok = far & np.isfinite(exact) & (exact > 0)
         gaps.append(np.abs(curve.values[ok] - exact[ok]) / exact[ok])
     return np.concatenate(gaps)
+
+
+def _pole_and_tail(key: str, ds: xr.Dataset, exp: Experiment, name: str) -> dict[str, str]:
+    """What the median and largest gaps leave out: the width nearest the pole N = n, and
+    the relative gap at the first width past 2n and at the widest (its trend with N)."""
+    sim = ds["f_error"].isel(epoch=-1).mean(("data_seed", "init_seed")).compute().values
+    x, risk, _ = theory_curve(exp, name, ds, {})
+    widths = ds["width"].values.astype(float)
+    exact = np.interp(widths, x, np.asarray(risk.risk, dtype=float))
+    n = exp.data.n_train
+    pole, past = int(np.argmin(np.abs(widths - n))), int(np.argmax(widths >= 2 * n))
+    gap = np.abs(sim - exact) / exact
+    out = {key + "PoleWidth": _fmt(widths[pole]), key + "PoleSim": _fmt(sim[pole]),
+           key + "PoleExact": _fmt(exact[pole])}
+    if widths[-1] >= 2 * n:
+        out |= {key + "TailWidth": _fmt(widths[past]),
+                key + "TailGap": _fmt(100 * gap[past], 2),
+                key + "WidestGap": _fmt(100 * gap[-1], 2)}
+    return out
 
 
 def speed_numbers(timings: Mapping[str, float], sims: int) -> dict[str, str]:
