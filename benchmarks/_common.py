@@ -17,10 +17,22 @@ import torch
 
 import ddlab
 
-__all__ = ["dir_bytes", "interleaved", "machine", "peak_rss_bytes", "sgemm_gflops",
+__all__ = ["LECTURE", "dir_bytes", "interleaved", "lecture_variant", "machine",
+           "peak_rss_bytes", "sgemm_gflops",
            "useful_flops"]
 
 torch.set_num_threads(1)
+
+#: The lecture's high-noise grid, the base of the workloads of vs_vmap.py and vs_jax.py.
+LECTURE = Path(__file__).resolve().parents[1] / "experiments" / "seed_high_noise.toml"
+
+
+def lecture_variant(changes: Mapping, small: Mapping, quick: bool) -> ddlab.Experiment:
+    """The lecture grid with ``changes`` (then ``small`` too, for ``--quick``) applied."""
+    exp = ddlab.load_experiment(LECTURE)
+    for change in (changes, small) if quick else (changes,):
+        exp = exp.replace(**change)
+    return exp
 
 
 def interleaved(cases: Mapping[str, Callable[[], object]], repeats: int,

@@ -36,10 +36,9 @@ import argparse
 import functools
 import statistics
 import time
-from pathlib import Path
 
 import numpy as np
-from _common import machine
+from _common import lecture_variant, machine
 
 import ddlab
 
@@ -49,7 +48,6 @@ try:
 except ImportError:  # pragma: no cover - depends on the environment
     raise SystemExit("benchmarks/vs_jax.py needs jax: pip install 'ddlab[bench]'") from None
 
-LECTURE = Path(__file__).resolve().parents[1] / "experiments" / "seed_high_noise.toml"
 NO_POP = {"data": {"n_population": 0}, "train": {"record_bias_variance": False}}
 #: name -> (changes to the lecture grid, changes for --quick)
 WORKLOADS = {
@@ -139,15 +137,6 @@ def _timed(fn, repeats: int) -> tuple[float, float]:
     return first, statistics.median(times)
 
 
-def workload(name: str, quick: bool) -> ddlab.Experiment:
-    """The experiment of a workload."""
-    changes, small = WORKLOADS[name]
-    exp = ddlab.load_experiment(LECTURE)
-    for change in (changes, small) if quick else (changes,):
-        exp = exp.replace(**change)
-    return exp
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny workloads, for a smoke test")
@@ -159,7 +148,7 @@ def main() -> None:
     head = ("workload", "ddlab", "ddlab 1st", "jax", "jax 1st", "steady", "1st call")
     print("{:>24} {:>9} {:>9} {:>9} {:>9} {:>7} {:>8}".format(*head))
     for name in WORKLOADS:
-        exp = workload(name, args.quick)
+        exp = lecture_variant(*WORKLOADS[name], args.quick)
         d_first, d = _timed(lambda exp=exp: ddlab.run(exp, device="cpu", progress=False),
                             repeats)
         jax.clear_caches()

@@ -29,17 +29,15 @@ from __future__ import annotations
 
 import argparse
 import copy
-from pathlib import Path
 
 import torch
-from _common import interleaved, machine
+from _common import interleaved, lecture_variant, machine
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
 import ddlab
 from ddlab.sim._data import population_blocks
 
-LECTURE = Path(__file__).resolve().parents[1] / "experiments" / "seed_high_noise.toml"
 NO_POP = {"data": {"n_population": 0}}
 MINIBATCH = {"data": {"n_train": 512, "n_test": 100, "n_population": 0},
              "model": {"width": {"start": 1, "stop": 64, "num": 20, "log": True}},
@@ -141,15 +139,6 @@ def vmap_ensemble(exp: ddlab.Experiment) -> dict[str, list[torch.Tensor]]:
     return out
 
 
-def workload(name: str, quick: bool) -> ddlab.Experiment:
-    """The experiment of a workload."""
-    changes, small = WORKLOADS[name]
-    exp = ddlab.load_experiment(LECTURE)
-    for change in (changes, small) if quick else (changes,):
-        exp = exp.replace(**change)
-    return exp
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny workloads, for a smoke test")
@@ -160,7 +149,7 @@ def main() -> None:
     print(machine())
     print(f"{'workload':>20} {'ddlab':>9} {'vmap':>9} {'ratio':>7}")
     for name in args.only:
-        exp = workload(name, args.quick)
+        exp = lecture_variant(*WORKLOADS[name], args.quick)
         t = interleaved({"ddlab": lambda exp=exp: ddlab.run(exp, device="cpu", progress=False),
                          "vmap": lambda exp=exp: vmap_ensemble(exp)}, repeats,
                         warm=exp.train.epochs <= 50)
