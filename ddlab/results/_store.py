@@ -17,6 +17,8 @@ reads the store until the run ends; a full disk raises
 from __future__ import annotations
 
 import errno
+import glob
+import json
 import os
 import shutil
 import tempfile
@@ -31,11 +33,11 @@ from xarray.backends import BackendArray
 from xarray.core import indexing
 
 from ..config import Experiment
-from ._files import remove_tree
+from ._files import private_dir, remove_tree
 from ._grow import grown_keys, place_values
 from ._lock import StoreLock
 from ._provenance import SCHEMA, STORE_MARK, experiment_of, history_line
-from ._schema import FLAGS, METRICS, build_dataset, dim_sizes, variable_dims
+from ._schema import DIMS, FLAGS, METRICS, VARIABLES, build_dataset, dim_sizes, variable_dims
 
 __all__ = ["MemoryStore", "StorageFullError", "ZarrStore", "check_writable",
            "estimate_store_bytes", "open_results", "skeleton_bytes", "store_attrs",
@@ -54,6 +56,8 @@ _BYTES_PER_VALUE = {"float32": 3.2, "float64": 6.9, "wall_time": 0.4, "flag": 0.
 _NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 #: fixed working set of writing a store's skeleton (xarray and zarr bookkeeping)
 _SKELETON_FIXED = 12 << 20
+#: suffix of the private directory a new store is built in, then renamed out of
+_CREATING = ".creating"
 
 
 class StorageFullError(OSError):
@@ -132,14 +136,47 @@ def _encoding(ds: xr.Dataset, per_seed: bool) -> dict[str, dict]:
             for name, var in ds.data_vars.items()}
 
 
-def _is_store(path: Path) -> bool:
-    """Whether ``path`` is a zarr group that ddlab began (even if never finished)."""
-    import zarr
-
+def _json(path: Path) -> Any:
+    """The JSON document in the file ``path``; None if it is missing or not whole."""
     try:
-        return STORE_MARK in zarr.open_group(path, mode="r").attrs
-    except Exception:  # not a zarr group at all
+        return json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+
+
+def _is_store(path: Path) -> bool:
+    """Whether ``path`` is a whole ddlab store: consolidated metadata that bears the mark.
+
+    ddlab consolidates a store's metadata last, once its skeleton is written,
+    so a store cut short while it was created is not one (:func:`_half_built`).
+    """
+    meta = _json(path / ".zmetadata")
+    try:
+        return STORE_MARK in meta["metadata"][".zattrs"]
+    except (KeyError, TypeError):
         return False
+
+
+def _half_built(path: Path) -> str | None:
+    """Why ``path`` is a ddlab store cut short while it was created; None if it is not one.
+
+    A zarr group counts as ddlab's when its attrs bear the mark or an
+    experiment, or when it holds nothing but ddlab's variables and
+    coordinates (older ddlab wrote the attrs first, then the arrays, then the
+    consolidated metadata, so a kill left any prefix of that).
+    """
+    if _is_store(path) or not (path / ".zgroup").is_file():
+        return None
+    attrs = _json(path / ".zattrs")
+    ours = isinstance(attrs, dict) and (STORE_MARK in attrs or "experiment" in attrs)
+    names = {f.name for f in path.iterdir() if not f.name.startswith(".")}
+    if not ours and not names <= {*VARIABLES, *DIMS, "pop", "n_params"}:
+        return None
+    if isinstance(attrs, dict) and "experiment" in attrs and STORE_MARK not in attrs:
+        return f"no {STORE_MARK} attr"
+    if (path / ".zmetadata").exists():
+        return "its .zmetadata is not whole"
+    return "no .zmetadata: its creation was cut short"
 
 
 class ZarrStore(MemoryStore):
@@ -190,10 +227,16 @@ class ZarrStore(MemoryStore):
 
         _recover_grow(self.path)
         experiment = self.experiment
+        _remove_stale(self.path)
         exists = self.path.exists()
         if exists and not _is_store(self.path):
-            raise ValueError(f"out = '{self.path}': exists and is not a ddlab result store; "
-                             f"choose another output")
+            why = _half_built(self.path)
+            if why is None:
+                raise ValueError(f"out = '{self.path}': exists and is not a ddlab result "
+                                 f"store; choose another output")
+            if not fresh:
+                raise ValueError(f"out = '{self.path}': a ddlab store cut short while it was "
+                                 f"created ({why}); use --fresh (fresh=True) to replace it")
         if exists and not fresh:
             old = zarr.open_group(self.path, mode="r").attrs.asdict()
             if old[STORE_MARK] < SCHEMA:  # its cells' draws differ from this version's
@@ -215,8 +258,11 @@ class ZarrStore(MemoryStore):
         else:
             if exists:
                 _check_replaceable(self.path)
-                shutil.rmtree(self.path)
-            self.ds = self._create(self.path, attrs)
+            with private_dir(self.path, _CREATING) as tmp:  # whole, or not there at all
+                self.ds = self._create(tmp / "store", attrs)
+                if exists:
+                    shutil.rmtree(self.path)
+                (tmp / "store").rename(self.path)
         self.group = zarr.open_group(self.path, mode="r+")
 
     def _create(self, path: Path, attrs: Mapping[str, object]) -> xr.Dataset:
@@ -365,6 +411,15 @@ def _check_replaceable(path: Path) -> None:
                              f"out before replacing the store")
 
 
+def _remove_stale(path: Path) -> None:
+    """Remove what a run killed while it created the store at ``path`` left beside it.
+
+    Called under the store's lock, which every creator of these holds.
+    """
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*{_CREATING}"):
+        remove_tree(stale)
+
+
 def _grow_paths(path: Path) -> tuple[Path, Path]:
     """The grown store under construction, and the old store while they swap."""
     return path.with_name(f".{path.name}.grow"), path.with_name(f".{path.name}.grown-from")
@@ -498,7 +553,10 @@ def open_results(path: str | Path, chunks: Any = None) -> xr.Dataset:
     if not path.exists():
         raise ValueError(f"path = '{path}': no such result store")
     if not _is_store(path):
-        raise ValueError(f"path = '{path}': not a ddlab result store")
+        why = _half_built(path)
+        raise ValueError(f"path = '{path}': not a ddlab result store" if why is None else
+                         f"path = '{path}': a ddlab store cut short while it was created "
+                         f"({why}); run it again with --fresh (fresh=True) to replace it")
     if chunks is not None:
         try:
             import dask  # noqa: F401
