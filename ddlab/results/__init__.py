@@ -2,6 +2,7 @@
 
 from ._export import export_netcdf
 from ._files import private_dir
+from ._integrity import VerifyReport
 from ._lock import StoreLock
 from ._provenance import CONVENTIONS, calling, experiment_of, now, provenance
 from ._schema import (
@@ -24,6 +25,7 @@ from ._schema import (
 from ._store import (
     MemoryStore,
     StorageFullError,
+    StoreDamageWarning,
     ZarrStore,
     check_writable,
     estimate_store_bytes,
@@ -32,6 +34,7 @@ from ._store import (
     store_attrs,
     variable_bytes,
 )
+from ._verify import verify
 
 __all__ = [
     "CELL_DIMS",
@@ -42,7 +45,9 @@ __all__ = [
     "VARIABLES",
     "MemoryStore",
     "StorageFullError",
+    "StoreDamageWarning",
     "StoreLock",
+    "VerifyReport",
     "ZarrStore",
     "build_dataset",
     "calling",
@@ -66,4 +71,5 @@ __all__ = [
     "store_attrs",
     "variable_bytes",
     "variable_dims",
+    "verify",
 ]

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import errno
 import glob
-import json
 import os
 import shutil
 import tempfile
+import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,11 +35,13 @@ from xarray.core import indexing
 from ..config import Experiment
 from ._files import private_dir, remove_tree
 from ._grow import grown_keys, place_values
+from ._integrity import LOG, append_record, coordinate_keys, file_sums, touched_keys
 from ._lock import StoreLock
 from ._provenance import SCHEMA, STORE_MARK, experiment_of, history_line
-from ._schema import DIMS, FLAGS, METRICS, VARIABLES, build_dataset, dim_sizes, variable_dims
+from ._schema import FLAGS, METRICS, build_dataset, dim_sizes, variable_dims
+from ._verify import check_shapes, consolidate, half_built, is_store, open_verified
 
-__all__ = ["MemoryStore", "StorageFullError", "ZarrStore", "check_writable",
+__all__ = ["MemoryStore", "StorageFullError", "StoreDamageWarning", "ZarrStore", "check_writable",
            "estimate_store_bytes", "open_results", "skeleton_bytes", "store_attrs",
            "variable_bytes"]
 
@@ -66,6 +68,10 @@ class StorageFullError(OSError):
     Its message is one line naming the store and the space the rest of the
     run needs.
     """
+
+
+class StoreDamageWarning(UserWarning):
+    """A resumed store had damaged cells; their flags were cleared for the run to recompute."""
 
 
 class MemoryStore:
@@ -136,49 +142,6 @@ def _encoding(ds: xr.Dataset, per_seed: bool) -> dict[str, dict]:
             for name, var in ds.data_vars.items()}
 
 
-def _json(path: Path) -> Any:
-    """The JSON document in the file ``path``; None if it is missing or not whole."""
-    try:
-        return json.loads(path.read_bytes())
-    except (OSError, ValueError):
-        return None
-
-
-def _is_store(path: Path) -> bool:
-    """Whether ``path`` is a whole ddlab store: consolidated metadata that bears the mark.
-
-    ddlab consolidates a store's metadata last, once its skeleton is written,
-    so a store cut short while it was created is not one (:func:`_half_built`).
-    """
-    meta = _json(path / ".zmetadata")
-    try:
-        return STORE_MARK in meta["metadata"][".zattrs"]
-    except (KeyError, TypeError):
-        return False
-
-
-def _half_built(path: Path) -> str | None:
-    """Why ``path`` is a ddlab store cut short while it was created; None if it is not one.
-
-    A zarr group counts as ddlab's when its attrs bear the mark or an
-    experiment, or when it holds nothing but ddlab's variables and
-    coordinates (older ddlab wrote the attrs first, then the arrays, then the
-    consolidated metadata, so a kill left any prefix of that).
-    """
-    if _is_store(path) or not (path / ".zgroup").is_file():
-        return None
-    attrs = _json(path / ".zattrs")
-    ours = isinstance(attrs, dict) and (STORE_MARK in attrs or "experiment" in attrs)
-    names = {f.name for f in path.iterdir() if not f.name.startswith(".")}
-    if not ours and not names <= {*VARIABLES, *DIMS, "pop", "n_params"}:
-        return None
-    if isinstance(attrs, dict) and "experiment" in attrs and STORE_MARK not in attrs:
-        return f"no {STORE_MARK} attr"
-    if (path / ".zmetadata").exists():
-        return "its .zmetadata is not whole"
-    return "no .zmetadata: its creation was cut short"
-
-
 class ZarrStore(MemoryStore):
     """Results in a zarr store at ``path``, created or resumed, locked until :meth:`close`.
 
@@ -229,8 +192,8 @@ class ZarrStore(MemoryStore):
         experiment = self.experiment
         _remove_stale(self.path)
         exists = self.path.exists()
-        if exists and not _is_store(self.path):
-            why = _half_built(self.path)
+        if exists and not is_store(self.path):
+            why = half_built(self.path)
             if why is None:
                 raise ValueError(f"out = '{self.path}': exists and is not a ddlab result "
                                  f"store; choose another output")
@@ -250,20 +213,27 @@ class ZarrStore(MemoryStore):
                 raise ValueError(f"out = '{self.path}': holds an experiment this version "
                                  f"cannot read ({err}); use --fresh (fresh=True) to "
                                  f"replace it") from None
+            with xr.open_zarr(self.path, chunks=None) as raw:
+                check_shapes(self.path, raw)
             if stored.to_dict() != experiment.to_dict():
                 self._grow(stored, attrs)
-            self.ds = xr.open_zarr(self.path, chunks=None)
-            self.ds["completed"] = self.ds["completed"].load()
+            self.ds, report = open_verified(self.path, repair=True)
+            if report.unrecorded:  # an older ddlab's store: what it holds now is the record
+                _record_all(self.path, self.ds)
+            elif report.repaired:
+                warnings.warn(str(report), StoreDamageWarning, stacklevel=2)
             self.resumed = True
         else:
             if exists:
                 _check_replaceable(self.path)
             with private_dir(self.path, _CREATING) as tmp:  # whole, or not there at all
                 self.ds = self._create(tmp / "store", attrs)
+                (tmp / "store" / LOG).touch()
                 if exists:
                     shutil.rmtree(self.path)
                 (tmp / "store").rename(self.path)
         self.group = zarr.open_group(self.path, mode="r+")
+        self._coords = file_sums(self.path, coordinate_keys(self.path, self.ds))
 
     def _create(self, path: Path, attrs: Mapping[str, object]) -> xr.Dataset:
         """Write the skeleton of a new store at ``path``; return it."""
@@ -321,7 +291,9 @@ class ZarrStore(MemoryStore):
                 group.attrs["continue_from_epoch"] = stored.train.epochs
             group.attrs["history"] = before.get("history", "") + "\n" + history_line(
                 group.attrs.get("command", ""), "grew the store: " + "; ".join(grown))
-            zarr.consolidate_metadata(tmp, zarr_format=2)
+            consolidate(tmp)
+            with xr.open_zarr(tmp, chunks=None) as grown_ds:
+                _record_all(tmp, grown_ds)
         stored_ds.close()
         self.path.rename(old)
         tmp.rename(self.path)
@@ -349,14 +321,20 @@ class ZarrStore(MemoryStore):
 
     def write(self, region: Region, arrays: Mapping[str, np.ndarray]) -> None:
         index = self._index("completed", region)
+        sizes = {str(d): int(n) for d, n in self.ds.sizes.items()}
+        bounds = {d: s.indices(sizes[d])[:2] for d, s in region.items()}
         with self._space():
             for name, values in arrays.items():
                 self.group[name][self._index(name, region)] = values
+            keys = [k for name in arrays
+                    for k in touched_keys(self.path, name, self.ds[name].dims, bounds)]
+            # durable, and recorded, before the cells are flagged completed
+            append_record(self.path, bounds, sizes, file_sums(self.path, keys, sync=True),
+                          self._coords)
             self.group["completed"][index] = True
         self.ds["completed"].values[index] = True
 
     def finish(self, attrs: Mapping[str, object], command: str, note: str) -> xr.Dataset:
-        import zarr
 
         old = self.group.attrs.asdict()
         new: dict[str, Any] = dict(attrs)
@@ -370,7 +348,7 @@ class ZarrStore(MemoryStore):
             new["continue_from_epoch"] = 0
         with self._space():
             self.group.attrs.update(new)
-            zarr.consolidate_metadata(self.path, zarr_format=2)
+            consolidate(self.path)
         return open_results(self.path)
 
     def close(self) -> None:
@@ -398,7 +376,7 @@ def _check_longer(path: Path, stored: Experiment, new: Experiment, grown: list[s
 def _check_not_nested(path: Path) -> None:
     """Refuse a store inside another ddlab store (``--fresh`` on that one would delete it)."""
     for parent in path.resolve().parents:
-        if (parent / ".zgroup").is_file() and _is_store(parent):
+        if (parent / ".zgroup").is_file() and is_store(parent):
             raise ValueError(f"out = '{path}': inside the ddlab store '{parent}'; choose an "
                              f"output outside it")
 
@@ -406,9 +384,18 @@ def _check_not_nested(path: Path) -> None:
 def _check_replaceable(path: Path) -> None:
     """Refuse to delete a store that holds other ddlab stores (made by hand or by old ddlab)."""
     for where, _, files in os.walk(path):
-        if where != str(path) and ".zgroup" in files and _is_store(Path(where)):
+        if where != str(path) and ".zgroup" in files and is_store(Path(where)):
             raise ValueError(f"out = '{path}': holds another ddlab store, '{where}'; move it "
                              f"out before replacing the store")
+
+
+def _record_all(path: Path, ds: xr.Dataset) -> None:
+    """Record the checksums of every chunk file of the store as they are now."""
+    keys = [f"{name}/{f.name}" for name in sorted(map(str, ds.data_vars)) if name != "completed"
+            for f in sorted((path / name).iterdir()) if not f.name.startswith(".")]
+    append_record(path, {}, {str(d): int(n) for d, n in ds.sizes.items()},
+                  file_sums(path, keys, sync=True),
+                  file_sums(path, coordinate_keys(path, ds)))
 
 
 def _remove_stale(path: Path) -> None:
@@ -503,7 +490,7 @@ def store_attrs(path: str | Path) -> dict[str, Any] | None:
     import zarr
 
     path = Path(path)
-    if not path.exists() or not _is_store(path):
+    if not path.exists() or not is_store(path):
         return None
     return zarr.open_group(path, mode="r").attrs.asdict()
 
@@ -552,8 +539,8 @@ def open_results(path: str | Path, chunks: Any = None) -> xr.Dataset:
     path = Path(path)
     if not path.exists():
         raise ValueError(f"path = '{path}': no such result store")
-    if not _is_store(path):
-        why = _half_built(path)
+    if not is_store(path):
+        why = half_built(path)
         raise ValueError(f"path = '{path}': not a ddlab result store" if why is None else
                          f"path = '{path}': a ddlab store cut short while it was created "
                          f"({why}); run it again with --fresh (fresh=True) to replace it")
