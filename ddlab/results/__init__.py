@@ -2,6 +2,7 @@
 
 from ._export import export_netcdf
 from ._files import private_dir
+from ._integrity import LOG as LOG_NAME
 from ._integrity import VerifyReport
 from ._lock import StoreLock
 from ._provenance import CONVENTIONS, calling, experiment_of, now, provenance
@@ -41,6 +42,7 @@ __all__ = [
     "CONVENTIONS",
     "DIMS",
     "FLAGS",
+    "LOG_NAME",
     "METRICS",
     "VARIABLES",
     "MemoryStore",
