@@ -176,6 +176,10 @@ class ZarrStore(MemoryStore):
             raise ValueError(f"out = '{self.path}': is a symbolic link (to "
                              f"'{self.path.resolve()}'); --fresh (fresh=True) replaces only a "
                              f"store given by its own path")
+        if self.path.is_symlink() and not self.path.exists():
+            raise ValueError(f"out = '{self.path}': a symbolic link to "
+                             f"'{os.readlink(self.path)}', which does not exist; a new store is "
+                             f"never made through a link: give its own path")
         if not self.path.exists():
             check_writable(self.path)
         self._lock = StoreLock(self.path, wait)
@@ -308,8 +312,9 @@ class ZarrStore(MemoryStore):
             if err.errno not in _NO_SPACE:
                 raise
             done = float(np.mean(self.ds["completed"].values)) if hasattr(self, "ds") else 0.0
-            need = max(0.0, estimate_store_bytes(self.experiment) * (1 - done)
-                       - _disk_bytes(self.path)) + 2**20
+            # the cells still to do, at the estimate or at what the done ones really took
+            real = _disk_bytes(self.path) / done if done else 0.0
+            need = max(estimate_store_bytes(self.experiment), real) * (1 - done) + 2**20
             free = shutil.disk_usage(self.path.parent).free
             raise StorageFullError(
                 err.errno, f"out = '{self.path}': no space left on the disk (the rest of the "

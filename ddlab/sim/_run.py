@@ -322,7 +322,8 @@ def plan_run(experiment, *, device: str = "cpu", memory_budget: str | int | None
     """
     exp = load_experiment(experiment)
     default = CUDA_CHUNK_UNITS if device.startswith("cuda") else CPU_CHUNK_UNITS
-    units = chunk_units or (CLOSED_FORM_UNITS if exp.closed_form else default)
+    units = (CLOSED_FORM_UNITS if exp.closed_form else default) if chunk_units is None \
+        else chunk_units
     if isinstance(units, bool) or not isinstance(units, int) or units < 1:
         raise ValueError(f"chunk_units = {chunk_units!r}: expected a positive integer")
     budget = DEFAULT_MEMORY_BUDGET if memory_budget is None else parse_bytes(memory_budget)
