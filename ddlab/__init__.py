@@ -16,7 +16,7 @@ from . import analysis, config, results, theory
 from ._version import __version__
 from .analysis import bias_variance, decompose, generalization_gap, risks, summarize, table
 from .config import DataSpec, Experiment, ModelSpec, SeedSpec, TrainSpec, load_experiment
-from .results import VARIABLES, export_netcdf, open_results
+from .results import VARIABLES, export_netcdf, open_results, verify
 
 if TYPE_CHECKING:
     from . import plot, sim
@@ -67,6 +67,7 @@ __all__ = [
     "table",
     "theory",
     "trained_model",
+    "verify",
 ]
 
 

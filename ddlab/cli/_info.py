@@ -8,7 +8,7 @@ import textwrap
 from typing import Any
 
 from ..config import load_experiment
-from ..results import VARIABLES, experiment_of, open_results
+from ..results import VARIABLES, experiment_of, open_results, verify
 from ._show import experiment_lines, non_defaults
 
 __all__ = ["add_parser", "describe", "facts", "main"]
@@ -37,7 +37,8 @@ def facts(path: str) -> dict[str, Any]:
     -------
     dict
         ``path``, ``name``, ``description``, ``dims`` (name -> size),
-        ``completed`` (``cells`` computed of ``total``), ``variables`` (name ->
+        ``completed`` (``cells`` computed of ``total``, ``damaged`` of them:
+        :func:`ddlab.verify`), ``integrity`` (its report, one line), ``variables`` (name ->
         units), ``provenance`` (the store's attrs but the experiment, history
         and title), ``history`` (its lines), ``experiment`` (the resolved
         experiment, TOML form) and ``non_default`` (key -> default for the
@@ -46,12 +47,15 @@ def facts(path: str) -> dict[str, Any]:
     ds = open_results(path)
     exp = experiment_of(ds)
     done = ds["completed"].values
+    report = verify(path)
     return {
         "path": str(path),
         "name": exp.name,
         "description": exp.description.strip(),
         "dims": {str(d): int(n) for d, n in ds.sizes.items()},
-        "completed": {"cells": int(done.sum()), "total": int(done.size)},
+        "completed": {"cells": int(done.sum()), "total": int(done.size),
+                      "damaged": report.damaged},
+        "integrity": str(report),
         "variables": {v: ds[v].attrs.get("units") for v in VARIABLES if v in ds},
         "provenance": {k: _plain(v) for k, v in ds.attrs.items() if k not in _NOT_PROVENANCE},
         "history": str(ds.attrs.get("history", "")).splitlines(),
@@ -71,7 +75,9 @@ def describe(path: str) -> str:
     lines += [
         "dims: " + ", ".join(f"{d}={n}" for d, n in got["dims"].items()),
         f"completed: {done['cells']} of {done['total']} cells "
-        f"({100 * done['cells'] / done['total']:.1f}%)",
+        f"({100 * done['cells'] / done['total']:.1f}%)"
+        + (f", {done['damaged']} of them damaged" if done["damaged"] else ""),
+        f"integrity: {got['integrity']}",
         "variables: " + ", ".join(f"{v} [{u}]" for v, u in got["variables"].items()),
         "provenance:",
         *(f"  {k}: {v}" for k, v in got["provenance"].items()),

@@ -13,16 +13,17 @@ import argparse
 import os
 import shlex
 import sys
+import warnings
 from collections.abc import Sequence
 from typing import NoReturn
 
 from .._version import __version__
-from ..results import calling
-from . import _export, _info, _plot, _reproduce, _run, _show, _table
+from ..results import StoreDamageWarning, calling
+from . import _export, _info, _plot, _reproduce, _run, _show, _table, _verify
 
 __all__ = ["main"]
 
-_SUBCOMMANDS = (_reproduce, _run, _show, _info, _export, _plot, _table)
+_SUBCOMMANDS = (_reproduce, _run, _show, _info, _verify, _export, _plot, _table)
 #: Exit code of output cut short by a closed pipe (128 + SIGPIPE, as shells report it).
 EXIT_BROKEN_PIPE = 141
 
@@ -43,6 +44,12 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(message: Warning | str, category: type[Warning], *args: object,
+              **kwargs: object) -> None:
+    """Show a warning as one line on stderr, as errors are."""
+    print(f"ddlab: warning: {message}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``ddlab`` console script.
 
@@ -60,7 +67,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
     try:
-        with calling(shlex.join(["ddlab", *argv])):
+        with calling(shlex.join(["ddlab", *argv])), warnings.catch_warnings():
+            warnings.simplefilter("always", StoreDamageWarning)
+            warnings.showwarning = _one_line
             code = args.handler(args)
             sys.stdout.flush()  # a closed pipe shows here, not at exit
             return code

@@ -23,12 +23,14 @@ __all__ = [
     "FITS",
     "INPUTS",
     "LOSSES",
+    "MAX_AXIS",
     "OPTIMIZERS",
     "REAL_TARGETS",
     "RF_ACTIVATIONS",
     "TARGETS",
     "Field",
     "Key",
+    "check_axis",
     "closest",
     "distinct_log_ints",
     "fail",
@@ -67,6 +69,18 @@ class Key(NamedTuple):
 def fail(key: object, value: Any, why: str) -> ValueError:
     """The ``key = value: why`` error every bad input raises."""
     return ValueError(f"{key} = {value!r}: {why}")
+
+
+#: Most entries along one axis of a grid (widths, recorded epochs): a config holds them as
+#: tuples, so larger ones are refused before they are built
+MAX_AXIS = 10**7
+
+
+def check_axis(key: str, value: Any, n: int) -> None:
+    """Refuse ``n`` entries along one axis of the grid if there are more than :data:`MAX_AXIS`."""
+    if n > MAX_AXIS:
+        raise fail(key, value, f"{n} entries along one axis of the grid, more than ddlab "
+                               f"holds (at most {MAX_AXIS})")
 
 
 def closest(word: str, options: list[str]) -> str:
@@ -134,13 +148,14 @@ def _range_table(key: str, value: Mapping[str, Any], low: int) -> list[int]:
         raise fail(key, dict(value), "a range table needs 'stop'")
     start = _int(f"{key}.start", value.get("start", low), low)
     stop = _int(f"{key}.stop", value["stop"], start)
-    if value.get("log", False):
+    if value.get("log", False) or "num" in value:
         num = _int(f"{key}.num", value.get("num", 10), 1)
-        return distinct_log_ints(max(start, 1), stop, num)
-    if "num" in value:
-        num = _int(f"{key}.num", value["num"], 1)
+        check_axis(key, dict(value), num)
+        if value.get("log", False):
+            return distinct_log_ints(max(start, 1), stop, num)
         return sorted({int(v) for v in np.rint(np.linspace(start, stop, num))})
     step = _int(f"{key}.step", value.get("step", 1), 1)
+    check_axis(key, dict(value), len(range(start, stop + 1, step)))
     return list(range(start, stop + 1, step))
 
 
@@ -168,7 +183,9 @@ def _record(key: str, value: Any) -> str | tuple[int, ...] | tuple[tuple[str, in
         if unknown or not value or set(value) == {"dense"} or {"every", "log"} <= set(value):
             raise fail(key, dict(value), "expected {every = k}, {log = num} or "
                        "{dense = epochs, log = num}")
-        return tuple(sorted((k, _int(f"{key}.{k}", v, kinds[k])) for k, v in value.items()))
+        spec = tuple(sorted((k, _int(f"{key}.{k}", v, kinds[k])) for k, v in value.items()))
+        check_axis(key, dict(value), dict(spec).get("log", 0) + dict(spec).get("dense", 0))
+        return spec
     if isinstance(value, (list, tuple)):
         rec = {_int(f"{key}[{i}]", v, 0) for i, v in enumerate(value)}
         if not rec:

@@ -18,6 +18,7 @@ from ._fields import (
     REAL_TARGETS,
     RF_ACTIVATIONS,
     Key,
+    check_axis,
     closest,
     fail,
 )
@@ -95,6 +96,10 @@ def _check(exp: Experiment) -> None:
     if isinstance(t.record, tuple) and t.record and not isinstance(t.record[0], tuple):
         if max(t.record) > t.epochs:
             raise fail("train.record", list(t.record), f"epochs beyond train.epochs = {t.epochs}")
+    spec = dict(t.record) if t.record and isinstance(t.record[0], tuple) else {}
+    if t.record == "all" or "every" in spec:  # bounded by the epochs, not by the spec
+        check_axis("train.record", t.record, t.epochs // spec.get("every", 1)
+                   + spec.get("dense", 0) + 1)
     if not record_epochs(t.record, t.epochs):  # pragma: no cover - every spec records the end
         raise fail("train.record", t.record, "no epochs to record")
 

@@ -2,6 +2,8 @@
 
 from ._export import export_netcdf
 from ._files import private_dir
+from ._integrity import LOG as LOG_NAME
+from ._integrity import VerifyReport
 from ._lock import StoreLock
 from ._provenance import CONVENTIONS, calling, experiment_of, now, provenance
 from ._schema import (
@@ -24,6 +26,7 @@ from ._schema import (
 from ._store import (
     MemoryStore,
     StorageFullError,
+    StoreDamageWarning,
     ZarrStore,
     check_writable,
     estimate_store_bytes,
@@ -32,17 +35,21 @@ from ._store import (
     store_attrs,
     variable_bytes,
 )
+from ._verify import verify
 
 __all__ = [
     "CELL_DIMS",
     "CONVENTIONS",
     "DIMS",
     "FLAGS",
+    "LOG_NAME",
     "METRICS",
     "VARIABLES",
     "MemoryStore",
     "StorageFullError",
+    "StoreDamageWarning",
     "StoreLock",
+    "VerifyReport",
     "ZarrStore",
     "build_dataset",
     "calling",
@@ -66,4 +73,5 @@ __all__ = [
     "store_attrs",
     "variable_bytes",
     "variable_dims",
+    "verify",
 ]

@@ -24,22 +24,25 @@ NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
 @contextmanager
-def private_dir(beside: Path) -> Iterator[Path]:
+def private_dir(beside: Path, suffix: str = ".tmp") -> Iterator[Path]:
     """A new directory beside ``beside`` that only this user can enter, removed on exit.
 
     Parameters
     ----------
     beside : Path
         A file or directory about to be written; the directory is made in its
-        parent, named ``.<name>.<random>.tmp``, so that a rename out of it
+        parent, named ``.<name>.<random><suffix>``, so that a rename out of it
         into ``beside`` stays on one file system.
+    suffix : str
+        The end of the directory's name (a process killed inside the block
+        leaves the directory behind; its owner finds it by this suffix).
 
     Yields
     ------
     Path
         The directory (mode 0700).
     """
-    tmp = Path(tempfile.mkdtemp(prefix=f".{beside.name}.", suffix=".tmp", dir=beside.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{beside.name}.", suffix=suffix, dir=beside.parent))
     try:
         yield tmp
     finally:

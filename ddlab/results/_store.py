@@ -17,9 +17,11 @@ reads the store until the run ends; a full disk raises
 from __future__ import annotations
 
 import errno
+import glob
 import os
 import shutil
 import tempfile
+import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,13 +33,15 @@ from xarray.backends import BackendArray
 from xarray.core import indexing
 
 from ..config import Experiment
-from ._files import remove_tree
+from ._files import private_dir, remove_tree
 from ._grow import grown_keys, place_values
+from ._integrity import LOG, append_record, coordinate_keys, file_sums, touched_keys
 from ._lock import StoreLock
 from ._provenance import SCHEMA, STORE_MARK, experiment_of, history_line
 from ._schema import FLAGS, METRICS, build_dataset, dim_sizes, variable_dims
+from ._verify import check_shapes, consolidate, half_built, is_store, open_verified
 
-__all__ = ["MemoryStore", "StorageFullError", "ZarrStore", "check_writable",
+__all__ = ["MemoryStore", "StorageFullError", "StoreDamageWarning", "ZarrStore", "check_writable",
            "estimate_store_bytes", "open_results", "skeleton_bytes", "store_attrs",
            "variable_bytes"]
 
@@ -54,6 +58,8 @@ _BYTES_PER_VALUE = {"float32": 3.2, "float64": 6.9, "wall_time": 0.4, "flag": 0.
 _NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 #: fixed working set of writing a store's skeleton (xarray and zarr bookkeeping)
 _SKELETON_FIXED = 12 << 20
+#: suffix of the private directory a new store is built in, then renamed out of
+_CREATING = ".creating"
 
 
 class StorageFullError(OSError):
@@ -62,6 +68,10 @@ class StorageFullError(OSError):
     Its message is one line naming the store and the space the rest of the
     run needs.
     """
+
+
+class StoreDamageWarning(UserWarning):
+    """A resumed store had damaged cells; their flags were cleared for the run to recompute."""
 
 
 class MemoryStore:
@@ -132,16 +142,6 @@ def _encoding(ds: xr.Dataset, per_seed: bool) -> dict[str, dict]:
             for name, var in ds.data_vars.items()}
 
 
-def _is_store(path: Path) -> bool:
-    """Whether ``path`` is a zarr group that ddlab began (even if never finished)."""
-    import zarr
-
-    try:
-        return STORE_MARK in zarr.open_group(path, mode="r").attrs
-    except Exception:  # not a zarr group at all
-        return False
-
-
 class ZarrStore(MemoryStore):
     """Results in a zarr store at ``path``, created or resumed, locked until :meth:`close`.
 
@@ -176,6 +176,10 @@ class ZarrStore(MemoryStore):
             raise ValueError(f"out = '{self.path}': is a symbolic link (to "
                              f"'{self.path.resolve()}'); --fresh (fresh=True) replaces only a "
                              f"store given by its own path")
+        if self.path.is_symlink() and not self.path.exists():
+            raise ValueError(f"out = '{self.path}': a symbolic link to "
+                             f"'{os.readlink(self.path)}', which does not exist; a new store is "
+                             f"never made through a link: give its own path")
         if not self.path.exists():
             check_writable(self.path)
         self._lock = StoreLock(self.path, wait)
@@ -190,10 +194,16 @@ class ZarrStore(MemoryStore):
 
         _recover_grow(self.path)
         experiment = self.experiment
+        _remove_stale(self.path)
         exists = self.path.exists()
-        if exists and not _is_store(self.path):
-            raise ValueError(f"out = '{self.path}': exists and is not a ddlab result store; "
-                             f"choose another output")
+        if exists and not is_store(self.path):
+            why = half_built(self.path)
+            if why is None:
+                raise ValueError(f"out = '{self.path}': exists and is not a ddlab result "
+                                 f"store; choose another output")
+            if not fresh:
+                raise ValueError(f"out = '{self.path}': a ddlab store cut short while it was "
+                                 f"created ({why}); use --fresh (fresh=True) to replace it")
         if exists and not fresh:
             old = zarr.open_group(self.path, mode="r").attrs.asdict()
             if old[STORE_MARK] < SCHEMA:  # its cells' draws differ from this version's
@@ -207,17 +217,27 @@ class ZarrStore(MemoryStore):
                 raise ValueError(f"out = '{self.path}': holds an experiment this version "
                                  f"cannot read ({err}); use --fresh (fresh=True) to "
                                  f"replace it") from None
+            with xr.open_zarr(self.path, chunks=None) as raw:
+                check_shapes(self.path, raw)
             if stored.to_dict() != experiment.to_dict():
                 self._grow(stored, attrs)
-            self.ds = xr.open_zarr(self.path, chunks=None)
-            self.ds["completed"] = self.ds["completed"].load()
+            self.ds, report = open_verified(self.path, repair=True)
+            if report.unrecorded:  # an older ddlab's store: what it holds now is the record
+                _record_all(self.path, self.ds)
+            elif report.repaired:
+                warnings.warn(str(report), StoreDamageWarning, stacklevel=2)
             self.resumed = True
         else:
             if exists:
                 _check_replaceable(self.path)
-                shutil.rmtree(self.path)
-            self.ds = self._create(self.path, attrs)
+            with private_dir(self.path, _CREATING) as tmp:  # whole, or not there at all
+                self.ds = self._create(tmp / "store", attrs)
+                (tmp / "store" / LOG).touch()
+                if exists:
+                    shutil.rmtree(self.path)
+                (tmp / "store").rename(self.path)
         self.group = zarr.open_group(self.path, mode="r+")
+        self._coords = file_sums(self.path, coordinate_keys(self.path, self.ds))
 
     def _create(self, path: Path, attrs: Mapping[str, object]) -> xr.Dataset:
         """Write the skeleton of a new store at ``path``; return it."""
@@ -275,7 +295,9 @@ class ZarrStore(MemoryStore):
                 group.attrs["continue_from_epoch"] = stored.train.epochs
             group.attrs["history"] = before.get("history", "") + "\n" + history_line(
                 group.attrs.get("command", ""), "grew the store: " + "; ".join(grown))
-            zarr.consolidate_metadata(tmp, zarr_format=2)
+            consolidate(tmp)
+            with xr.open_zarr(tmp, chunks=None) as grown_ds:
+                _record_all(tmp, grown_ds)
         stored_ds.close()
         self.path.rename(old)
         tmp.rename(self.path)
@@ -290,8 +312,9 @@ class ZarrStore(MemoryStore):
             if err.errno not in _NO_SPACE:
                 raise
             done = float(np.mean(self.ds["completed"].values)) if hasattr(self, "ds") else 0.0
-            need = max(0.0, estimate_store_bytes(self.experiment) * (1 - done)
-                       - _disk_bytes(self.path)) + 2**20
+            # the cells still to do, at the estimate or at what the done ones really took
+            real = _disk_bytes(self.path) / done if done else 0.0
+            need = max(estimate_store_bytes(self.experiment), real) * (1 - done) + 2**20
             free = shutil.disk_usage(self.path.parent).free
             raise StorageFullError(
                 err.errno, f"out = '{self.path}': no space left on the disk (the rest of the "
@@ -303,14 +326,20 @@ class ZarrStore(MemoryStore):
 
     def write(self, region: Region, arrays: Mapping[str, np.ndarray]) -> None:
         index = self._index("completed", region)
+        sizes = {str(d): int(n) for d, n in self.ds.sizes.items()}
+        bounds = {d: s.indices(sizes[d])[:2] for d, s in region.items()}
         with self._space():
             for name, values in arrays.items():
                 self.group[name][self._index(name, region)] = values
+            keys = [k for name in arrays
+                    for k in touched_keys(self.path, name, self.ds[name].dims, bounds)]
+            # durable, and recorded, before the cells are flagged completed
+            append_record(self.path, bounds, sizes, file_sums(self.path, keys, sync=True),
+                          self._coords)
             self.group["completed"][index] = True
         self.ds["completed"].values[index] = True
 
     def finish(self, attrs: Mapping[str, object], command: str, note: str) -> xr.Dataset:
-        import zarr
 
         old = self.group.attrs.asdict()
         new: dict[str, Any] = dict(attrs)
@@ -324,7 +353,7 @@ class ZarrStore(MemoryStore):
             new["continue_from_epoch"] = 0
         with self._space():
             self.group.attrs.update(new)
-            zarr.consolidate_metadata(self.path, zarr_format=2)
+            consolidate(self.path)
         return open_results(self.path)
 
     def close(self) -> None:
@@ -352,7 +381,7 @@ def _check_longer(path: Path, stored: Experiment, new: Experiment, grown: list[s
 def _check_not_nested(path: Path) -> None:
     """Refuse a store inside another ddlab store (``--fresh`` on that one would delete it)."""
     for parent in path.resolve().parents:
-        if (parent / ".zgroup").is_file() and _is_store(parent):
+        if (parent / ".zgroup").is_file() and is_store(parent):
             raise ValueError(f"out = '{path}': inside the ddlab store '{parent}'; choose an "
                              f"output outside it")
 
@@ -360,9 +389,27 @@ def _check_not_nested(path: Path) -> None:
 def _check_replaceable(path: Path) -> None:
     """Refuse to delete a store that holds other ddlab stores (made by hand or by old ddlab)."""
     for where, _, files in os.walk(path):
-        if where != str(path) and ".zgroup" in files and _is_store(Path(where)):
+        if where != str(path) and ".zgroup" in files and is_store(Path(where)):
             raise ValueError(f"out = '{path}': holds another ddlab store, '{where}'; move it "
                              f"out before replacing the store")
+
+
+def _record_all(path: Path, ds: xr.Dataset) -> None:
+    """Record the checksums of every chunk file of the store as they are now."""
+    keys = [f"{name}/{f.name}" for name in sorted(map(str, ds.data_vars)) if name != "completed"
+            for f in sorted((path / name).iterdir()) if not f.name.startswith(".")]
+    append_record(path, {}, {str(d): int(n) for d, n in ds.sizes.items()},
+                  file_sums(path, keys, sync=True),
+                  file_sums(path, coordinate_keys(path, ds)))
+
+
+def _remove_stale(path: Path) -> None:
+    """Remove what a run killed while it created the store at ``path`` left beside it.
+
+    Called under the store's lock, which every creator of these holds.
+    """
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*{_CREATING}"):
+        remove_tree(stale)
 
 
 def _grow_paths(path: Path) -> tuple[Path, Path]:
@@ -448,7 +495,7 @@ def store_attrs(path: str | Path) -> dict[str, Any] | None:
     import zarr
 
     path = Path(path)
-    if not path.exists() or not _is_store(path):
+    if not path.exists() or not is_store(path):
         return None
     return zarr.open_group(path, mode="r").attrs.asdict()
 
@@ -497,8 +544,11 @@ def open_results(path: str | Path, chunks: Any = None) -> xr.Dataset:
     path = Path(path)
     if not path.exists():
         raise ValueError(f"path = '{path}': no such result store")
-    if not _is_store(path):
-        raise ValueError(f"path = '{path}': not a ddlab result store")
+    if not is_store(path):
+        why = half_built(path)
+        raise ValueError(f"path = '{path}': not a ddlab result store" if why is None else
+                         f"path = '{path}': a ddlab store cut short while it was created "
+                         f"({why}); run it again with --fresh (fresh=True) to replace it")
     if chunks is not None:
         try:
             import dask  # noqa: F401

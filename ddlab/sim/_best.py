@@ -3,14 +3,24 @@
 The cache lives outside the working directory: ``$DDLAB_CACHE_DIR`` if set,
 else ``$XDG_CACHE_HOME/ddlab`` (default ``~/.cache/ddlab``), under
 ``best_in_class/``. Each file is keyed by a hash of the ddlab version and the
-fitting problem, and carries that key and a checksum of its values; a file
-that fails either check is recomputed, never trusted.
+fitting problem (the experiment it fits, whose coordinates and attrs follow
+from it), and carries that key and an HMAC-SHA256 of the key, every variable
+and coordinate (name, dims, dtype, values) and every attr. The HMAC's key is
+32 random bytes in ``hmac.key`` of the user's cache directory (a directory of
+mode 0700, the file 0600, never read through a symlink), so someone who can
+write a cache file but not read that key cannot forge one. A file that fails
+either check is recomputed, never trusted; with no private key (one that
+others can read, or none that can be made), nothing is cached.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
+import json
 import os
+import secrets
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +28,8 @@ import xarray as xr
 
 from .._version import __version__
 from ..config import Experiment, Key, load_experiment
+from ..results import private_dir
+from ..results._files import NOFOLLOW
 from ._run import run
 
 __all__ = ["best_in_class", "cache_dir"]
@@ -36,30 +48,74 @@ def cache_dir() -> Path:
     return Path(base) / "ddlab"
 
 
-def _checksum(ds: xr.Dataset) -> str:
-    h = hashlib.sha256()
-    for name in sorted(ds.data_vars):
-        h.update(name.encode())
-        h.update(np.ascontiguousarray(ds[name].values, dtype=np.float64).tobytes())
+#: attrs a cache file adds to the dataset it holds
+_KEY_ATTR, _MAC_ATTR = "ddlab_cache_key", "ddlab_hmac"
+
+
+def _secret() -> bytes | None:
+    """The user's HMAC key (made on first use); None if there is no private one."""
+    folder = cache_dir()
+    path = folder / "hmac.key"
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | NOFOLLOW, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "wb") as f:
+                f.write(secrets.token_bytes(32))
+        fd = os.open(path, os.O_RDONLY | NOFOLLOW)
+        with os.fdopen(fd, "rb") as f:
+            info = os.fstat(f.fileno())
+            secret = f.read()
+    except OSError:
+        return None
+    if info.st_uid != os.getuid() or info.st_mode & (stat.S_IRWXG | stat.S_IRWXO) \
+            or len(secret) < 32:
+        return None
+    return secret
+
+
+def _mac(ds: xr.Dataset, key: str, secret: bytes) -> str:
+    """HMAC-SHA256 of ``key`` and everything ``ds`` holds but its own HMAC.
+
+    Integers count as int64 and attrs as JSON, as they are before and after a
+    round trip through netCDF-3 (which stores int64 coordinates as int32).
+    """
+    h = hmac.new(secret, key.encode(), hashlib.sha256)
+    attrs = {k: v for k, v in ds.attrs.items() if k != _MAC_ATTR}
+    h.update(json.dumps(attrs, sort_keys=True, default=str).encode())
+    for name in sorted(map(str, ds.variables)):
+        var = ds.variables[name]
+        values = np.asarray(var.values)
+        if values.dtype.kind in "iub":
+            values = values.astype(np.int64)
+        h.update(json.dumps([name, list(map(str, var.dims)), str(values.dtype),
+                             list(var.shape), var.attrs], sort_keys=True, default=str).encode())
+        h.update(np.ascontiguousarray(values).tobytes())
     return h.hexdigest()
 
 
-def _load_cached(path: Path, key: str) -> xr.Dataset | None:
+def _load_cached(path: Path, key: str, secret: bytes) -> xr.Dataset | None:
     try:
         ds = xr.load_dataset(path, engine="scipy")
     except Exception:  # unreadable: recompute
         return None
-    if ds.attrs.get("ddlab_cache_key") != key or ds.attrs.get("ddlab_checksum") != _checksum(ds):
+    mac = str(ds.attrs.get(_MAC_ATTR, ""))
+    if ds.attrs.get(_KEY_ATTR) != key or not hmac.compare_digest(mac, _mac(ds, key, secret)):
         return None
+    del ds.attrs[_MAC_ATTR]
     return ds
 
 
-def _save(ds: xr.Dataset, path: Path, key: str) -> None:
-    ds.attrs |= {"ddlab_cache_key": key, "ddlab_checksum": _checksum(ds)}
+def _save(ds: xr.Dataset, path: Path, key: str, secret: bytes) -> None:
+    ds.attrs[_KEY_ATTR] = key
+    signed = ds.assign_attrs({_MAC_ATTR: _mac(ds, key, secret)})
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    ds.to_netcdf(partial, engine="scipy")
-    os.replace(partial, path)
+    with private_dir(path) as tmp:  # never written through a planted link
+        signed.to_netcdf(tmp / path.name, engine="scipy")
+        os.replace(tmp / path.name, path)
 
 
 def _labelled(values: xr.DataArray, long_name: str) -> xr.DataArray:
@@ -121,7 +177,7 @@ def best_in_class(experiment, *, restarts: int = 5, epochs: int = 3000, n_sample
         ``True`` (default): cache in :func:`cache_dir` ``/ "best_in_class"``;
         a directory: cache there; ``False`` or None: no cache. Files are
         keyed by the ddlab version and the fitting problem and checked
-        against their own key and checksum before use.
+        against their own key and HMAC before use.
 
     Returns
     -------
@@ -144,9 +200,10 @@ def best_in_class(experiment, *, restarts: int = 5, epochs: int = 3000, n_sample
     key = hashlib.sha256(f"{__version__}\n{fit.to_json()}".encode()).hexdigest()[:24]
     folder = None if cache in (False, None) else (
         cache_dir() / "best_in_class" if cache is True else Path(cache))
-    path = None if folder is None else folder / f"{fit.name}-{key}.nc"
+    secret = None if folder is None else _secret()
+    path = None if secret is None else folder / f"{fit.name}-{key}.nc"
     if path is not None and path.exists():
-        cached = _load_cached(path, key)
+        cached = _load_cached(path, key, secret)
         if cached is not None:
             return cached
     ds = run(fit, device=device, n_jobs=n_jobs, progress=progress)
@@ -173,5 +230,5 @@ def best_in_class(experiment, *, restarts: int = 5, epochs: int = 3000, n_sample
         }, attrs={"fit_experiment": fit.to_json(),
                   "note": "upper bound on the approximation error"})
     if path is not None:
-        _save(out, path, key)
+        _save(out, path, key, secret)
     return out

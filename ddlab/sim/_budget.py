@@ -19,13 +19,25 @@ import math
 import re
 from dataclasses import dataclass
 
-from ..config import REAL_TARGETS, Experiment
+from ..config import REAL_TARGETS, Experiment, field
 from ..results import metric_names, records_predictions, state_size
 from ._engine import _EVAL_ELEMENTS
 from ._plan import Chunk, plan_chunks
 
-__all__ = ["DEFAULT_MEMORY_BUDGET", "PROCESS_BYTES", "RunPlan", "chunk_bytes", "device_bytes",
-           "fit_chunks", "format_bytes", "parse_bytes", "result_bytes"]
+__all__ = [
+    "DEFAULT_MEMORY_BUDGET",
+    "PROCESS_BYTES",
+    "SMALL_PLAN_BYTES",
+    "RunPlan",
+    "chunk_bytes",
+    "device_bytes",
+    "distinct_shapes",
+    "fit_chunks",
+    "format_bytes",
+    "parse_bytes",
+    "plan_bytes",
+    "result_bytes",
+]
 
 MiB = 1 << 20
 #: Default memory budget per process: 2 GiB.
@@ -184,6 +196,47 @@ def device_bytes(experiment: Experiment, chunk: Chunk) -> int:
     return _working_set(exp, chunk, "cuda") + result_bytes(exp, chunk)
 
 
+#: bytes a planned chunk takes in the parent: its :class:`Chunk` (measured: 320 bytes), its
+#: places in the plan and the list of chunks to do, and a second plan while chunks are fitted
+CHUNK_PLAN_BYTES = 1024
+#: a plan smaller than this is built before it is checked against the budget
+SMALL_PLAN_BYTES = 64 * MiB
+
+
+def plan_bytes(experiment: Experiment) -> tuple[int, int, int]:
+    """Memory the parent holds for the plan of a grid, counted before any of it is built.
+
+    Parameters
+    ----------
+    experiment : Experiment
+
+    Returns
+    -------
+    bytes : int
+        Its per-cell flags (``completed``, ``diverged``: a byte each) and at
+        least as many chunks as :func:`plan_chunks` makes (one per data seed and
+        value of a shape-changing swept key; closed-form fits: one per such value)
+        at :data:`CHUNK_PLAN_BYTES` each.
+    cells, chunks : int
+        The cells of the grid, and that least number of chunks.
+    """
+    exp = experiment
+    points = math.prod(exp.sweep_shape)
+    cells = points * len(exp.model.width) * exp.seeds.data * exp.seeds.init
+    fixed = math.prod(len(v) for key, v in exp.sweep if field(key).sweep != "batch")
+    chunks = fixed * (1 if exp.closed_form else exp.seeds.data)
+    return 2 * cells + CHUNK_PLAN_BYTES * chunks, cells, chunks
+
+
+def distinct_shapes(chunks: list[Chunk]) -> list[Chunk]:
+    """One chunk of each shape among ``chunks`` (sweep point, widths, number of data seeds,
+    inits): what a chunk's memory depends on, so that sizing a plan of a million data seeds
+    looks at a few chunks."""
+    shapes = {(c.sweep, c.widths, c.data_seeds[1] - c.data_seeds[0], c.inits): c
+              for c in chunks}
+    return list(shapes.values())
+
+
 def fit_chunks(experiment: Experiment, budget: int, units: int, given: object = None,
                device_budget: int | None = None,
                device: str = "cuda") -> tuple[int, list[Chunk]]:
@@ -217,13 +270,14 @@ def fit_chunks(experiment: Experiment, budget: int, units: int, given: object = 
     exp = experiment
     while True:
         chunks = plan_chunks(exp, units)
-        worst = max(chunks, key=lambda c: chunk_bytes(exp, c))
+        shapes = distinct_shapes(chunks)
+        worst = max(shapes, key=lambda c: chunk_bytes(exp, c))
         need = PROCESS_BYTES + chunk_bytes(exp, worst)
-        widest = max(chunks, key=lambda c: device_bytes(exp, c))
+        widest = max(shapes, key=lambda c: device_bytes(exp, c))
         on_device = device_bytes(exp, widest)
         if need <= budget and (device_budget is None or on_device <= device_budget):
             return units, chunks
-        if units == 1 or all(c.widths[1] - c.widths[0] == 1 for c in chunks):
+        if units == 1 or all(c.widths[1] - c.widths[0] == 1 for c in shapes):
             if need > budget:
                 w = exp.model.width[worst.widths[0]]
                 raise ValueError(

@@ -36,12 +36,15 @@ from ._backends import check_backend, claimed_device, open_pool
 from ._budget import (
     DEFAULT_MEMORY_BUDGET,
     PROCESS_BYTES,
+    SMALL_PLAN_BYTES,
     RunPlan,
     chunk_bytes,
     device_bytes,
+    distinct_shapes,
     fit_chunks,
     format_bytes,
     parse_bytes,
+    plan_bytes,
     result_bytes,
 )
 from ._closed_form import fit_chunk
@@ -319,10 +322,16 @@ def plan_run(experiment, *, device: str = "cpu", memory_budget: str | int | None
     """
     exp = load_experiment(experiment)
     default = CUDA_CHUNK_UNITS if device.startswith("cuda") else CPU_CHUNK_UNITS
-    units = chunk_units or (CLOSED_FORM_UNITS if exp.closed_form else default)
+    units = (CLOSED_FORM_UNITS if exp.closed_form else default) if chunk_units is None \
+        else chunk_units
     if isinstance(units, bool) or not isinstance(units, int) or units < 1:
         raise ValueError(f"chunk_units = {chunk_units!r}: expected a positive integer")
     budget = DEFAULT_MEMORY_BUDGET if memory_budget is None else parse_bytes(memory_budget)
+    held, cells, least = plan_bytes(exp)  # before the plan is built (a small one is built,
+    if held > SMALL_PLAN_BYTES and PROCESS_BYTES + held > budget:  # then sized by fit_chunks)
+        raise ValueError(f"memory_budget = {format_bytes(budget)}: too small to plan this grid "
+                         f"({cells} cells in at least {least} chunks take about "
+                         f"{format_bytes(held)} to track); raise the budget or shrink the grid")
     device_budget = _device_budget(_devices(device))
     units, chunks = fit_chunks(exp, budget, units, memory_budget, device_budget, device)
     # a new store's skeleton is written before any chunk trains: a transient peak of its own
@@ -331,12 +340,14 @@ def plan_run(experiment, *, device: str = "cpu", memory_budget: str | int | None
         raise ValueError(f"memory_budget = {memory_budget!r}: too small for this grid's store, "
                          f"whose skeleton takes {format_bytes(skeleton)} while the store is "
                          f"created; raise the budget or shrink the grid")
-    work = max(chunk_bytes(exp, c) for c in chunks)
+    shapes = distinct_shapes(chunks)
+    work = max(chunk_bytes(exp, c) for c in shapes)
     return RunPlan(
         chunk_units=units, chunks=chunks, budget=budget,
-        local_bytes=PROCESS_BYTES + max(work, skeleton),
+        local_bytes=PROCESS_BYTES + held + max(work, skeleton),
         worker_bytes=PROCESS_BYTES + work,
-        parent_bytes=PROCESS_BYTES + max(skeleton, 2 * max(result_bytes(exp, c) for c in chunks)),
+        parent_bytes=PROCESS_BYTES + held + max(skeleton, 2 * max(result_bytes(exp, c)
+                                                                  for c in shapes)),
         store_bytes=estimate_store_bytes(exp),
         device_bytes=None if device_budget is None else max(device_bytes(exp, c)
-                                                            for c in chunks))
+                                                            for c in shapes))

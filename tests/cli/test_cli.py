@@ -78,7 +78,8 @@ def test_json_outputs_parse_and_match_the_text(capsys, stored, config):
     info = json.loads(capsys.readouterr().out)
     ds = ddlab.open_results(stored)
     assert info["dims"] == {str(d): n for d, n in ds.sizes.items()}
-    assert info["completed"] == {"cells": 18, "total": 18}
+    assert info["completed"] == {"cells": 18, "total": 18, "damaged": 0}
+    assert info["integrity"].endswith("chunk files match their checksums")
     assert info["experiment"] == ddlab.results.experiment_of(ds).to_dict()
     assert info["non_default"]["data.noise"] == 1.5 and "train.lr" not in info["non_default"]
     assert info["variables"]["wall_time"] == "s"
