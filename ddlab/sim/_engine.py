@@ -574,7 +574,7 @@ def _chunk_samples(points: Sequence[Experiment], point_of_cell: Sequence[int], d
         noise = points[p].data.noise
         if noise not in samples:
             samples[noise] = [t.to(device) for t in make_data(points[p], data_seed)]
-    x_train, y_train, x_test, y_test, x_pop, f_train, f_pop, _ = next(iter(samples.values()))
+    x_train, y_train, x_test, y_test, x_pop, f_train, f_pop = next(iter(samples.values()))[:7]
     if len(samples) > 1:  # one row of noisy targets per cell
         y_train = torch.stack([samples[points[p].data.noise][1] for p in point_of_cell])
         y_test = torch.stack([samples[points[p].data.noise][3] for p in point_of_cell])
