@@ -59,7 +59,6 @@ def _check(exp: Experiment) -> None:
         raise fail("data.dim", d.dim, f"target {d.target!r} is 1-D: dim must be 1")
     if d.target == "exp_diff" and d.dim < 2:
         raise fail("data.dim", d.dim, "target 'exp_diff' needs dim >= 2")
-    _check_classes(exp)
     if real:
         if d.dim != real[0]:
             raise fail("data.dim", d.dim, f"target {d.target!r} has {real[0]} features")
@@ -74,6 +73,7 @@ def _check(exp: Experiment) -> None:
             raise fail("data.target", d.target,
                        f"has {real[2]} outputs: fit it in closed form (model.fit = 'min_norm' "
                        f"or 'ridge' with family 'linear' or 'random_features')")
+    _check_classes(exp)
     if m.family == "mlp" and m.fit != "gd":
         raise fail("model.fit", m.fit, "the mlp family is trained by gradient descent: "
                    "use fit = 'gd'")
@@ -126,7 +126,7 @@ def _check_classes(exp: Experiment) -> None:
                           "pip install 'ddlab[real]'")
     if not exp.closed_form:
         raise fail("data.target", d.target,
-                   "has one output per class: fit it in closed form (model.fit = 'min_norm' "
+                   f"has {d.classes} outputs: fit it in closed form (model.fit = 'min_norm' "
                    "or 'ridge' with family 'linear' or 'random_features')")
 
 
