@@ -152,3 +152,49 @@ def test_closed_form_fit_runs_on_a_noisy_classification_target(tmp_path):
     assert bool(ds["train_loss"].notnull().all()) and bool(ds["test_loss"].notnull().all())
     clean, noisy = ds["train_loss"].sel(width=50).mean(("data_seed", "init_seed")).values[:, -1]
     assert noisy > clean  # flipped labels are harder to fit
+
+
+def _reference_linear(exp: ddlab.Experiment, width: int, data_seed: int) -> dict[str, float]:
+    """min-norm least squares on the first ``width`` inputs, metrics in plain numpy."""
+    s = ddlab.make_data(exp, data_seed)
+    x, y, xt, yt = (t.numpy() for t in (s.x_train, s.y_train, s.x_test, s.y_test))
+    theta = np.linalg.pinv(x[:, :width]) @ y
+    pred, pred_t = x[:, :width] @ theta, xt[:, :width] @ theta
+    hit = pred.argmax(1) == y.argmax(1)
+    flip = s.flipped.numpy()
+    return {"train_loss": ((pred - y) ** 2).mean(), "test_loss": ((pred_t - yt) ** 2).mean(),
+            "train_error": 1 - hit.mean(), "test_error": (pred_t.argmax(1) != yt.argmax(1)).mean(),
+            "train_error_clean": (~hit[~flip]).mean(), "memorized_fraction": hit[flip].mean()}
+
+
+def test_closed_form_classification_metrics_equal_a_numpy_fit(tmp_path):
+    exp = ddlab.load_experiment({
+        "data": {"target": "teacher_classes", "classes": 3, "dim": 12, "n_train": 40,
+                 "n_test": 30, "label_noise": 0.3},
+        "model": {"family": "linear", "width": [3, 12]},
+        "train": {"dtype": "float64"}, "seeds": {"data": 2, "init": 1}})
+    ds = ddlab.run(exp, out=tmp_path / "l.zarr", device="cpu", progress=False)
+    assert not {"f_error", "f_error_se", "f_error_train"} & set(ds.data_vars)
+    for width in (3, 12):
+        for seed in (0, 1):
+            ref = _reference_linear(exp, width, seed)
+            cell = ds.sel(width=width, data_seed=seed, init_seed=0).isel(epoch=-1)
+            for name, value in ref.items():
+                np.testing.assert_allclose(float(cell[name]), value, rtol=1e-10, err_msg=name)
+                assert ds[name].attrs["units"] == "1" and ds[name].attrs["long_name"]
+
+
+def test_interpolating_random_features_memorize_every_flipped_label(tmp_path):
+    exp = _exp(n_train=30, n_test=50, label_noise=[0.0, 0.4])
+    exp = ddlab.load_experiment(exp.to_dict() | {"model": {"family": "random_features",
+                                                          "width": [10, 200]}})
+    ds = ddlab.run(exp, out=tmp_path / "m.zarr", device="cpu", progress=False)
+    wide = ds.sel(width=200).isel(epoch=-1)
+    assert float(abs(wide["train_error"]).max()) == 0.0
+    assert float(abs(wide["train_error_clean"]).max()) == 0.0
+    assert bool((wide["memorized_fraction"].sel(label_noise=0.4) == 1.0).all())
+    assert bool(wide["memorized_fraction"].sel(label_noise=0.0).isnull().all())
+    narrow = ds.sel(width=10, label_noise=0.4).isel(epoch=-1)
+    assert float(narrow["memorized_fraction"].max()) < 1.0
+    np.testing.assert_array_equal(  # without flips the clean split is the whole training set
+        ds["train_error_clean"].sel(label_noise=0.0), ds["train_error"].sel(label_noise=0.0))
