@@ -348,7 +348,7 @@ class _Tiles:
         """Outputs (cells, rows) of every cell, for shared inputs x, without gradients."""
         return _cat([net.forward(x, scratch)[0] for net in self.nets])
 
-    def backprop(self, x: Tensor, y: Tensor, loss: str, keep: bool) -> Tensor | None:
+    def backprop(self, x: Tensor, y: Tensor, loss: _Loss, keep: bool) -> Tensor | None:
         """Forward and backward pass of every tile: the gradient of the loss lands in grad.
 
         ``x``: shared inputs (dim + 1, n) or per-cell inputs (cells, dim + 1, n);
@@ -359,7 +359,7 @@ class _Tiles:
         for net, cells in zip(self.nets, self.cells, strict=True):
             out, cache = net.forward(x if x.dim() == 2 else x[cells])
             target = y if y.dim() == 1 else y[cells]
-            net.backward(cache, _loss_grad(loss, out, target, 1.0 / y.shape[-1]))
+            net.backward(cache, loss.grad(out, target))
             if keep:
                 outs.append(out)
         return _cat(outs) if keep else None
@@ -523,9 +523,35 @@ def _slab_rows(elements: int, units: int) -> int:
     return rows if rows < 32 else rows // 32 * 32
 
 
-def _loss_grad(kind: str, pred: Tensor, y: Tensor, weight: float) -> Tensor:
-    r = pred - y
-    return (r.mul_(2) if kind == "mse" else r.sign_()).mul_(weight)
+class _Loss:
+    """A training loss in one place: its gradient with respect to the outputs, its records.
+
+    The loss of a cell is the mean over its rows of a per-row loss; the
+    recorded ``train_loss`` and ``test_loss`` are mean squared errors whatever
+    the training loss (as their ``long_name`` says).
+    """
+
+    def grad(self, pred: Tensor, y: Tensor) -> Tensor:
+        """d(loss)/d(pred), (cells, n), for outputs ``pred`` and targets ``y`` over n rows."""
+        raise NotImplementedError
+
+    def record(self, pred: Tensor, y: Tensor) -> Tensor:
+        """(cells,) the recorded loss of outputs ``pred`` against targets ``y``."""
+        return _mse(pred, y)
+
+
+class _Mse(_Loss):
+    def grad(self, pred: Tensor, y: Tensor) -> Tensor:
+        return (pred - y).mul_(2).mul_(1 / y.shape[-1])  # autograd's order of operations
+
+
+class _L1(_Loss):
+    def grad(self, pred: Tensor, y: Tensor) -> Tensor:
+        return (pred - y).sign_().mul_(1 / y.shape[-1])
+
+
+#: ``train.loss`` -> its :class:`_Loss`
+LOSSES = {"mse": _Mse(), "l1": _L1()}
 
 
 def _argsort(keys: Tensor) -> Tensor:
@@ -716,11 +742,13 @@ def train_chunk(points: Sequence[Experiment], cells: Sequence[tuple[int, int, in
     scratch_rows = max(min(slab, x_pop.shape[0]), n + n_test)  # population slabs, train + test
     scratch = params.new_empty(tiles.max_units * scratch_rows * (1 + (exp.model.depth > 1)))
 
+    loss = LOSSES[tr.loss]
+
     def record(epoch: int, train_pred: Tensor, test_pred: Tensor) -> None:
         k = rec_index[epoch]
-        res["train_loss"][k] = _mse(train_pred, y_train)
+        res["train_loss"][k] = loss.record(train_pred, y_train)
         res["f_error_train"][k] = _mse(train_pred, f_train)
-        res["test_loss"][k] = _mse(test_pred, y_test)
+        res["test_loss"][k] = loss.record(test_pred, y_test)
         if x_pop.shape[0]:
             _population(tiles, xt_pop, f_pop, stats, scratch)
             res["f_error"][k], res["f_error_se"][k] = stats.f_error, stats.f_error_se
@@ -730,7 +758,7 @@ def train_chunk(points: Sequence[Experiment], cells: Sequence[tuple[int, int, in
     if not minibatch:
         for epoch in range(start, tr.epochs):
             recorded = epoch in rec_index
-            pred = tiles.backprop(xt_train, y_train, tr.loss, recorded)
+            pred = tiles.backprop(xt_train, y_train, loss, recorded)
             if recorded:  # the test rows apart: training activations stay contiguous
                 record(epoch, pred, tiles.forward(xt_test, scratch))
             opt.step(params, grad)
@@ -763,7 +791,7 @@ def train_chunk(points: Sequence[Experiment], cells: Sequence[tuple[int, int, in
                     batch = batch.transpose(0, 1).contiguous()
                     y = (y_train.index_select(0, idx.view(-1)).view_as(idx)
                          if y_train.dim() == 1 else y_train.gather(1, idx))
-                tiles.backprop(batch, y, tr.loss, False)
+                tiles.backprop(batch, y, loss, False)
                 opt.step(params, grad)
     inverse = torch.from_numpy(np.argsort(order))
     out = {m: v.to("cpu", torch.float64)[:, inverse].numpy() for m, v in res.items()}
