@@ -136,6 +136,8 @@ def experiment_numbers(name: str, ds: xr.Dataset, exp: Experiment,
         sim = ds["f_error"].isel(init_seed=0).transpose("width", "epoch", "data_seed")
         exact = gd_path(exp, ds)
         out[key + "PathMaxGap"] = _fmt(float(abs(sim - exact).max() / exact.max()), 2)
+    if "test_error" in ds:
+        out |= classification_numbers(key, ds, exp)
     if "lr_range" in kinds:
         from ._figures import chosen_lr
 
@@ -180,6 +182,34 @@ def _ties(final: xr.DataArray, best: xr.DataArray) -> int:
     n = diff.sizes["cell"]
     mean, se = diff.mean("cell"), diff.std("cell", ddof=1) / np.sqrt(n)
     return int(((mean <= se) & (mean > 0)).sum())
+
+
+def classification_numbers(key: str, ds: xr.Dataset, exp: Experiment) -> dict[str, str]:
+    """The final-epoch mean 0-1 test error along the widths, per value of each other swept dim.
+
+    Macros ``{key}[{sweep values}]Error...`` in percent: ``First`` at the
+    narrowest width, ``Peak`` the largest among the widths whose parameter
+    count is within a factor 2 of ``n_train`` (its width: ``PeakWidth``),
+    ``Widest`` at the widest and ``BestUnder`` the smallest among the widths
+    with fewer parameters than training points (``n/a`` where none is).
+    """
+    error = _final(ds, "test_error")
+    n = exp.data.n_train
+    out: dict[str, str] = {}
+    rest = [d for d in error.dims if d != "width"]
+    for index in np.ndindex(*(error.sizes[d] for d in rest)):
+        sel = dict(zip(rest, index, strict=True))
+        curve = error.isel(sel)
+        n_params = ds["n_params"].isel({d: i for d, i in sel.items() if d in ds["n_params"].dims})
+        near = curve.where((n_params >= n / 2) & (n_params <= 2 * n))
+        label = key + "".join(macro(d, str(error[d].values[i])) for d, i in sel.items())
+        peak = float(near.idxmax("width")) if bool(near.notnull().any()) else np.nan
+        out |= {label + "ErrorFirst": _fmt(100 * float(curve.isel(width=0))),
+                label + "ErrorPeak": _fmt(100 * float(near.max())),
+                label + "ErrorPeakWidth": _fmt(peak),
+                label + "ErrorWidest": _fmt(100 * float(curve.isel(width=-1))),
+                label + "ErrorBestUnder": _fmt(100 * float(curve.where(n_params < n).min()))}
+    return out
 
 
 def _theory_gaps(ds: xr.Dataset, exp: Experiment, name: str) -> np.ndarray:

@@ -5,6 +5,7 @@ The bottom tier of ddlab: it imports nothing else of the package.
 
 from ._fields import (
     ACTIVATIONS,
+    CLASSIFICATION_TARGETS,
     DTYPES,
     FAMILIES,
     FIELDS,
@@ -36,6 +37,7 @@ from ._toml import read_toml, set_key
 
 __all__ = [
     "ACTIVATIONS",
+    "CLASSIFICATION_TARGETS",
     "DTYPES",
     "FAMILIES",
     "FIELDS",

@@ -17,6 +17,7 @@ import numpy as np
 
 __all__ = [
     "ACTIVATIONS",
+    "CLASSIFICATION_TARGETS",
     "DTYPES",
     "FAMILIES",
     "FIELDS",
@@ -37,9 +38,12 @@ __all__ = [
     "field",
 ]
 
-TARGETS = ("exp_diff", "sin_bump", "quadratic", "linear", "teacher", "digits", "diabetes")
-#: Real data sets (scikit-learn, ``ddlab[real]``): name -> (dim, samples, outputs)
-REAL_TARGETS = {"digits": (64, 1797, 10), "diabetes": (10, 442, 1)}
+TARGETS = ("exp_diff", "sin_bump", "quadratic", "linear", "teacher", "teacher_classes",
+           "digits", "diabetes", "mnist1d")
+#: Real data sets (``ddlab[real]``): name -> (dim, samples, outputs)
+REAL_TARGETS = {"digits": (64, 1797, 10), "diabetes": (10, 442, 1), "mnist1d": (40, 16_000, 10)}
+#: Classification targets: one-hot (n, classes) float targets, labels may be flipped
+CLASSIFICATION_TARGETS = ("teacher_classes", "digits", "mnist1d")
 ONE_D_TARGETS = ("sin_bump", "quadratic")
 INPUTS = ("uniform", "normal")
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "softplus", "elu", "softsign", "identity", "cos")
@@ -274,6 +278,11 @@ def _real(raw: Mapping[str, Any]) -> bool:
     return raw.get("target") in REAL_TARGETS
 
 
+def _noiseless(raw: Mapping[str, Any]) -> bool:
+    """Real data and classification targets: no Gaussian noise, no population sample."""
+    return _real(raw) or raw.get("target") in CLASSIFICATION_TARGETS
+
+
 def _f(section: str, name: str, kind: str, default: Any, **kw: Any) -> Field:
     return Field(Key(section, name), kind, default, **kw)
 
@@ -287,12 +296,15 @@ FIELDS: tuple[Field, ...] = (
        doc="input dimension"),
     _f("data", "n_train", "int", 20, low=1, doc="training sample size"),
     _f("data", "n_test", "int", 20, low=1, doc="test sample size"),
-    _f("data", "n_population", "int", lambda raw: 0 if _real(raw) else 10_000, low=0,
+    _f("data", "n_population", "int", lambda raw: 0 if _noiseless(raw) else 10_000, low=0,
        sweep="", doc="noise-free points for f_error (0 = off)"),
     _f("data", "population", "choice", "sobol", choices=("sobol", "iid"), sweep="",
        doc="design of the population sample: scrambled Sobol replicates or iid"),
-    _f("data", "noise", "float", lambda raw: 0.0 if _real(raw) else 1.5, low=0.0,
+    _f("data", "noise", "float", lambda raw: 0.0 if _noiseless(raw) else 1.5, low=0.0,
        sweep="batch", doc="standard deviation of the Gaussian noise on y"),
+    _f("data", "label_noise", "float", 0.0, low=0.0,
+       doc="probability that a training label is replaced by another class, drawn uniformly"),
+    _f("data", "classes", "int", 10, low=2, doc="classes of the teacher_classes target"),
     _f("data", "signal", "float", 1.0, low=0.0, doc="||beta||^2 of the linear target"),
     _f("data", "teacher_width", "int", 8, low=1, doc="width of the teacher target"),
     _f("model", "family", "choice", "mlp", choices=FAMILIES, sweep="", doc="model family"),

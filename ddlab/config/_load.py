@@ -7,12 +7,14 @@ offending ``section.key`` and its value.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from ._fields import (
+    CLASSIFICATION_TARGETS,
     FIELDS,
     ONE_D_TARGETS,
     REAL_TARGETS,
@@ -72,6 +74,7 @@ def _check(exp: Experiment) -> None:
             raise fail("data.target", d.target,
                        f"has {real[2]} outputs: fit it in closed form (model.fit = 'min_norm' "
                        f"or 'ridge' with family 'linear' or 'random_features')")
+    _check_classes(exp)
     if m.family == "mlp" and m.fit != "gd":
         raise fail("model.fit", m.fit, "the mlp family is trained by gradient descent: "
                    "use fit = 'gd'")
@@ -102,6 +105,34 @@ def _check(exp: Experiment) -> None:
                    + spec.get("dense", 0) + 1)
     if not record_epochs(t.record, t.epochs):  # pragma: no cover - every spec records the end
         raise fail("train.record", t.record, "no epochs to record")
+
+
+def _check_classes(exp: Experiment) -> None:
+    """Label noise, class counts and the classification targets' missing extras."""
+    d = exp.data
+    if d.label_noise > 1:
+        raise fail("data.label_noise", d.label_noise, "must be <= 1 (a probability)")
+    if d.target not in CLASSIFICATION_TARGETS:
+        if d.label_noise:
+            raise fail("data.label_noise", d.label_noise,
+                       f"needs a classification target ({', '.join(CLASSIFICATION_TARGETS)}), "
+                       f"not {d.target!r}")
+        return
+    real = REAL_TARGETS.get(d.target)
+    if real and d.classes != real[2]:
+        raise fail("data.classes", d.classes, f"target {d.target!r} has {real[2]} classes")
+    if d.n_population or d.noise:
+        key, value = (("data.n_population", d.n_population) if d.n_population
+                      else ("data.noise", d.noise))
+        raise fail(key, value, f"must be 0 for the classification target {d.target!r} "
+                   "(data.label_noise flips labels)")
+    if d.target == "mnist1d" and importlib.util.find_spec("mnist1d") is None:
+        raise ImportError("data.target = 'mnist1d' needs the mnist1d package: "
+                          "pip install 'ddlab[real]'")
+    if not exp.closed_form:
+        raise fail("data.target", d.target,
+                   f"has {d.classes} outputs: fit it in closed form (model.fit = 'min_norm' "
+                   "or 'ridge' with family 'linear' or 'random_features')")
 
 
 def _from_mapping(raw: Mapping[str, Any], name: str) -> Experiment:

@@ -62,9 +62,12 @@ class DataSpec:
     exp(-x^2)/(1+|x|), 1-D), ``quadratic`` (f = 1 + 2x - 3x^2, 1-D), ``linear``
     (f = x . beta, ||beta||^2 = ``signal``, beta isotropic per data seed),
     ``teacher`` (a fixed random tanh network of ``teacher_width`` units, drawn
-    from the root seed) or a real data set (``digits``, ``diabetes``;
-    ``ddlab[real]``). ``noise`` is the standard deviation sigma of the Gaussian
-    noise on y; ``n_population`` noise-free points measure ``f_error``, drawn as
+    from the root seed), ``teacher_classes`` (the argmax over ``classes``
+    outputs of such a network) or a real data set (``digits``, ``diabetes``,
+    ``mnist1d``; ``ddlab[real]``). ``noise`` is the standard deviation sigma of
+    the Gaussian noise on y; ``label_noise`` the probability that a training
+    label of a classification target is replaced by one of the other classes,
+    drawn uniformly; ``n_population`` noise-free points measure ``f_error``, drawn as
     ``population`` (``sobol``: independently scrambled Sobol replicates, or ``iid``).
     """
 
@@ -76,6 +79,8 @@ class DataSpec:
     n_population: int = _d("data.n_population")
     population: str = _d("data.population")
     noise: float = _d("data.noise")
+    label_noise: float = _d("data.label_noise")
+    classes: int = _d("data.classes")
     signal: float = _d("data.signal")
     teacher_width: int = _d("data.teacher_width")
 

@@ -14,9 +14,10 @@ from collections.abc import Mapping
 import numpy as np
 import xarray as xr
 
-from ..config import FIELDS, REAL_TARGETS, Experiment, Key, mlp_n_params
+from ..config import CLASSIFICATION_TARGETS, FIELDS, REAL_TARGETS, Experiment, Key, mlp_n_params
 
-__all__ = ["CELL_DIMS", "DIMS", "FLAGS", "METRICS", "VARIABLES", "build_dataset", "cell_dims",
+__all__ = ["CELL_DIMS", "CLASS_METRICS", "DIMS", "FLAGS", "METRICS", "VARIABLES", "build_dataset",
+           "cell_dims",
            "coordinate_attrs", "dim_sizes", "metric_dims", "metric_names", "optimizer_slots",
            "records_predictions", "state_size", "storage_bytes", "variable_dims"]
 
@@ -25,7 +26,10 @@ DIMS = ("width", "epoch", "data_seed", "init_seed")
 #: Dimension order of the per-cell variables of an unswept experiment.
 CELL_DIMS = ("width", "data_seed", "init_seed")
 #: Metric names, in output order.
-METRICS = ("train_loss", "test_loss", "f_error_train", "f_error", "f_error_se")
+METRICS = ("train_loss", "test_loss", "f_error_train", "f_error", "f_error_se", "train_error",
+           "test_error", "train_error_clean", "memorized_fraction")
+#: Metrics of classification targets only (regression targets record the others but these).
+CLASS_METRICS = ("train_error", "test_error", "train_error_clean", "memorized_fraction")
 #: Boolean per-cell flags: name -> CF flag_meanings (for the values 0 and 1).
 FLAGS = {"diverged": "finite diverged", "completed": "pending completed"}
 
@@ -40,6 +44,13 @@ VARIABLES: dict[str, tuple[str, str]] = {
                 "(in units of y²)", "1"),
     "f_error_se": ("standard error of f_error as an estimate of the L2(P) integral, from the "
                    "spread of its randomized population replicates (in units of y²)", "1"),
+    "train_error": ("0-1 error on the training set, against its labels as trained on "
+                    "(flipped ones included)", "1"),
+    "test_error": ("0-1 error on the test set (clean labels)", "1"),
+    "train_error_clean": ("0-1 error on the training points whose labels were not flipped",
+                          "1"),
+    "memorized_fraction": ("fraction of the flipped training points predicted as their "
+                           "flipped label (NaN without flipped labels)", "1"),
     "diverged": ("cell produced a non-finite metric", "1"),
     "completed": ("cell computed and stored", "1"),
     "wall_time": ("wall time of the chunk that computed the cell", "s"),
@@ -126,12 +137,16 @@ def metric_names(experiment: Experiment) -> list[str]:
     """The metrics an experiment records.
 
     ``f_error`` and its standard error ``f_error_se`` need a population sample,
-    except for real data, where they are recorded as missing (NaN) like
-    ``f_error_train``.
+    except for real regression data, where they are recorded as missing (NaN)
+    like ``f_error_train``. Classification targets record the losses and
+    :data:`CLASS_METRICS`, and no ``f_error*``.
     """
+    if experiment.data.target in CLASSIFICATION_TARGETS:
+        return ["train_loss", "test_loss", *CLASS_METRICS]
     real = experiment.data.target in REAL_TARGETS
     population = experiment.data.n_population > 0 or real
-    return [m for m in METRICS if population or m not in ("f_error", "f_error_se")]
+    return [m for m in METRICS if m not in CLASS_METRICS
+            and (population or m not in ("f_error", "f_error_se"))]
 
 
 def dim_sizes(experiment: Experiment) -> dict[str, int]:

@@ -106,7 +106,7 @@ def _shape(exp: Experiment) -> tuple[int, int, int]:
     if d.target in REAL_TARGETS:
         dim, _, outputs = REAL_TARGETS[d.target]
         return d.n_train + d.n_test, dim, outputs
-    return d.n_train + d.n_test, d.dim, 1
+    return d.n_train + d.n_test, d.dim, d.classes if d.target == "teacher_classes" else 1
 
 
 def result_bytes(experiment: Experiment, chunk: Chunk) -> int:

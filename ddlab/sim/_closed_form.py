@@ -25,8 +25,9 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from ..config import Experiment
+from ..config import CLASSIFICATION_TARGETS, Experiment
 from ..results import metric_names, records_predictions
+from ._classify import train_errors, zero_one_error
 from ._data import make_data, population_blocks
 from ._engine import PopulationStats
 from ._models import ACTIVATION, feature_params
@@ -109,6 +110,8 @@ def fit_chunk(points: Sequence[Experiment], cells: Sequence[tuple[int, int, int,
         return stacked(field, [(d, 0) for d, _ in owners])
 
     y_train, y_test, f_train = per_cell("y_train"), per_cell("y_test"), per_cell("f_train")
+    classify = exp.data.target in CLASSIFICATION_TARGETS
+    flipped = per_cell("flipped")[..., 0].bool()
     x_pop = samples[(seeds[0], 0)].x_pop.to(device, f64)  # shared by all data seeds
     f_pop = stacked("f_pop", [(d, 0) for d in seeds])[..., 0]  # (data seeds, pop)
     seed_row = {d: k for k, d in enumerate(seeds)}
@@ -170,7 +173,11 @@ def fit_chunk(points: Sequence[Experiment], cells: Sequence[tuple[int, int, int,
         theta = solve(phi, take(gram, own), y_train[rows], ridge)
         pred = phi @ theta
         metrics["train_loss"][rows] = mse(pred, y_train[rows])
-        metrics["f_error_train"][rows] = mse(pred, f_train[rows])
+        if classify:
+            for name, value in train_errors(pred, y_train[rows], flipped[rows]).items():
+                metrics[name][rows] = value.cpu()
+        else:
+            metrics["f_error_train"][rows] = mse(pred, f_train[rows])
         coef[own, :width, q_of[rows]] = theta
     coef = coef.view(len(owners), widest, -1)
 
@@ -179,7 +186,10 @@ def fit_chunk(points: Sequence[Experiment], cells: Sequence[tuple[int, int, int,
         out = (phi @ coef).view(len(owners), phi.shape[-2], len(columns), outputs)
         return out[owner_of, :, q_of]
 
-    metrics["test_loss"] = mse(predict(phi_test), y_test)
+    pred_test = predict(phi_test)
+    metrics["test_loss"] = mse(pred_test, y_test)
+    if classify:
+        metrics["test_error"] = zero_one_error(pred_test, y_test).cpu()
     slab = max(1, _FEATURE_ELEMENTS // (len(owners) * max(widest, len(columns))))
     for block, start, stop in stats.slabs(slab):
         stats.add(predict(features(x_pop[start:stop]))[..., 0], f_pop_cell[:, start:stop], start,

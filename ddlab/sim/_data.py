@@ -13,16 +13,22 @@ independent batches of them.
 from __future__ import annotations
 
 import functools
+import hashlib
+import importlib.util
+import json
+import os
+import subprocess
+import sys
 from typing import NamedTuple
 
 import numpy as np
 import torch
 
-from ..config import REAL_TARGETS, DataSpec, Experiment, load_experiment
+from ..config import CLASSIFICATION_TARGETS, REAL_TARGETS, DataSpec, Experiment, load_experiment
 from ._seeding import cell_seed, normals, uniforms_of
 
-__all__ = ["POPULATION_REPLICATES", "Samples", "make_data", "population_blocks",
-           "target_function"]
+__all__ = ["MNIST1D_ARGS", "POPULATION_REPLICATES", "Samples", "flip_labels", "make_data",
+           "mnist1d_arrays", "population_blocks", "target_function"]
 
 #: Independent randomized replicates of the population sample (blocks of ``x_pop``).
 POPULATION_REPLICATES = 2
@@ -31,7 +37,11 @@ POPULATION_REPLICATES = 2
 class Samples(NamedTuple):
     """The samples of one data seed, as torch tensors of the experiment's dtype.
 
-    ``x_*`` have shape (n, dim); ``y_*`` and ``f_*`` have shape (n,).
+    ``x_*`` have shape (n, dim); ``y_*`` and ``f_*`` have shape (n,), or
+    (n, outputs) for data sets with several outputs (one-hot float targets
+    for classification). ``y_train_clean`` is ``y_train`` before label noise
+    and ``flipped`` the boolean (n_train,) mask of the training labels it
+    replaced (all false without label noise).
     """
 
     x_train: torch.Tensor
@@ -42,6 +52,8 @@ class Samples(NamedTuple):
     f_train: torch.Tensor
     f_pop: torch.Tensor
     f_test: torch.Tensor
+    y_train_clean: torch.Tensor
+    flipped: torch.Tensor
 
 
 def target_function(spec: DataSpec, root: int, data_seed: int):
@@ -130,8 +142,15 @@ def real_data(name: str) -> tuple[np.ndarray, np.ndarray]:
 
     ``digits``: 1,797 8x8 images scaled to [0, 1], one-hot labels (1797, 10).
     ``diabetes``: 442 x 10 features and the disease-progression target, each
-    standardised to mean 0 and variance 1.
+    standardised to mean 0 and variance 1. ``mnist1d``: the 16,000 sequences
+    of length 40 of :func:`mnist1d_arrays`, one-hot labels (16000, 10).
     """
+    if name == "mnist1d":
+        x, labels = mnist1d_arrays()
+        x, y = x.copy(), np.eye(10)[labels]
+        for a in (x, y):
+            a.setflags(write=False)
+        return x, y
     try:
         from sklearn import datasets
     except ImportError:  # pragma: no cover - depends on the environment
@@ -148,14 +167,145 @@ def real_data(name: str) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def _real_samples(spec: DataSpec, root: int, data_seed: int) -> Samples:
-    x, y = (torch.tensor(a) for a in real_data(spec.target))
-    perm = uniforms_of(root, "split", data_seed, shape=(len(x),)).argsort()
-    tr, te = perm[:spec.n_train], perm[spec.n_train:spec.n_train + spec.n_test]
-    empty = x.new_empty(0, x.shape[1])
-    missing = torch.full_like(y[tr], torch.nan)
-    return Samples(x[tr], y[tr], x[te], y[te], empty, missing, y.new_empty((0, *y.shape[1:])),
-                   torch.full_like(y[te], torch.nan))
+#: Arguments of ``mnist1d.data.get_dataset_args`` changed for ddlab's pool of 16,000
+MNIST1D_ARGS = {"num_samples": 16_000, "train_split": 1.0, "seed": 42}
+
+_MNIST1D_SCRIPT = """
+import json, sys
+import numpy as np
+from mnist1d.data import get_dataset_args, make_dataset
+args = get_dataset_args()
+for k, v in json.loads(sys.argv[1]).items():
+    setattr(args, k, v)
+d = make_dataset(args)
+np.savez(sys.argv[2], x=np.asarray(d["x"], np.float64), y=np.asarray(d["y"], np.int64))
+"""
+
+
+def _digest(x: np.ndarray, labels: np.ndarray) -> str:
+    return hashlib.sha256(x.tobytes() + labels.tobytes()).hexdigest()
+
+
+def _load_mnist1d(path, key: str) -> tuple[np.ndarray, np.ndarray] | None:
+    try:
+        with np.load(path) as f:
+            x, labels, stored = f["x"], f["y"], str(f["checksum"])
+            if str(f["key"]) != key or stored != _digest(x, labels):
+                return None
+            return x, labels
+    except Exception:  # missing or unreadable: regenerate
+        return None
+
+
+@functools.lru_cache(maxsize=1)
+def mnist1d_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """The MNIST-1D pool: (16000, 40) float64 sequences and their (16000,) integer labels.
+
+    Generated locally by ``mnist1d.data.make_dataset`` with
+    :data:`MNIST1D_ARGS` (never downloaded) in a subprocess, so its reseeding
+    of the global ``numpy``/``random`` state and its ``requests`` import stay
+    out of this process; cached under :func:`ddlab.sim.cache_dir`
+    ``/mnist1d/``, keyed by the generation arguments and checked by a checksum
+    (a file failing either check is regenerated).
+
+    Raises
+    ------
+    ImportError
+        Without the ``mnist1d`` package (``pip install 'ddlab[real]'``).
+    """
+    from ._best import cache_dir
+
+    if importlib.util.find_spec("mnist1d") is None:
+        raise ImportError("data.target = 'mnist1d' needs the mnist1d package: "
+                          "pip install 'ddlab[real]'")
+    key = json.dumps(MNIST1D_ARGS, sort_keys=True)
+    path = cache_dir() / "mnist1d" / f"{hashlib.sha256(key.encode()).hexdigest()[:16]}.npz"
+    cached = _load_mnist1d(path, key)
+    if cached is not None:
+        return cached
+    path.parent.mkdir(parents=True, exist_ok=True)
+    raw = path.with_name(f".{path.stem}.raw.npz")
+    subprocess.run([sys.executable, "-c", _MNIST1D_SCRIPT, key, str(raw)], check=True,
+                   cwd=path.parent, stdout=subprocess.DEVNULL)
+    with np.load(raw) as f:
+        x, labels = f["x"], f["y"]
+    partial = path.with_name(f".{path.stem}.partial.npz")
+    np.savez(partial, x=x, y=labels, key=key, checksum=_digest(x, labels))
+    os.replace(partial, path)
+    raw.unlink()
+    return x, labels
+
+
+def flip_labels(labels: torch.Tensor, p: float, classes: int, root: int,
+                data_seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Label noise: each label, with probability ``p``, replaced by a uniformly drawn other class.
+
+    Parameters
+    ----------
+    labels : Tensor
+        (n,) integer class labels in ``0 .. classes - 1``.
+    p : float
+        Flip probability, ``0 <= p <= 1``.
+    classes : int
+        Number of classes, ``>= 2``.
+    root, data_seed : int
+        Seeds: row ``i`` uses the words of row ``i`` of the data seed's own
+        ``label_noise`` stream, so it does not depend on ``p`` or on later rows.
+
+    Returns
+    -------
+    noisy : Tensor
+        (n,) labels; ``noisy[i] != labels[i]`` exactly where ``flipped[i]``.
+    flipped : Tensor
+        (n,) boolean mask of the replaced labels.
+    """
+    u = uniforms_of(root, "label_noise", data_seed, shape=(len(labels), 2))
+    flipped = u[:, 0] < p
+    shift = 1 + (u[:, 1] * (classes - 1)).long()  # uniform on 1 .. classes - 1
+    return torch.where(flipped, (labels + shift) % classes, labels), flipped
+
+
+def _class_labels(spec: DataSpec, root: int, x: torch.Tensor) -> torch.Tensor:
+    """The ``teacher_classes`` labels: argmax of a random tanh network fixed by the root seed.
+
+    The network has no biases and sees standardised inputs (uniform inputs
+    mapped to mean 0 and variance 1), so every logit is an odd function of a
+    symmetric input: no class is favoured on average.
+    """
+    m, d, k = spec.teacher_width, spec.dim, spec.classes
+    z = normals(root, "target", shape=(m, d + k))
+    w1, w2 = z[:, :d] / d**0.5, z[:, d:] / m**0.5
+    std = (x - 0.5) * 12**0.5 if spec.input == "uniform" else x
+    return (torch.tanh(std @ w1.T) @ w2).argmax(dim=1)
+
+
+def _pool_split(spec: DataSpec, root: int, data_seed: int):
+    """Train and test inputs and targets: real data split per data seed, or synthetic."""
+    if spec.target in REAL_TARGETS:
+        x, y = (torch.tensor(a) for a in real_data(spec.target))
+        perm = uniforms_of(root, "split", data_seed, shape=(len(x),)).argsort()
+        tr, te = perm[:spec.n_train], perm[spec.n_train:spec.n_train + spec.n_test]
+        return x[tr], y[tr], x[te], y[te]
+    x_train = _inputs(spec, spec.n_train, root, "x_train", data_seed)
+    x_test = _inputs(spec, spec.n_test, root, "x_test", data_seed)
+    eye = torch.eye(spec.classes, dtype=torch.float64)
+    return (x_train, eye[_class_labels(spec, root, x_train)], x_test,
+            eye[_class_labels(spec, root, x_test)])
+
+
+def _labelled_samples(spec: DataSpec, root: int, data_seed: int) -> Samples:
+    """Real data and classification targets: no f, no population; labels maybe flipped."""
+    x_train, y_clean, x_test, y_test = _pool_split(spec, root, data_seed)
+    y_train, flipped = y_clean, torch.zeros(len(y_clean), dtype=torch.bool)
+    if spec.target in CLASSIFICATION_TARGETS and spec.label_noise > 0:
+        k = y_clean.shape[1]
+        labels, flipped = flip_labels(y_clean.argmax(dim=1), spec.label_noise, k, root,
+                                      data_seed)
+        y_train = torch.eye(k, dtype=y_clean.dtype)[labels]
+    empty = x_train.new_empty(0, x_train.shape[1])
+    return Samples(x_train, y_train, x_test, y_test, empty, torch.full_like(y_train, torch.nan),
+                   y_train.new_empty((0, *y_train.shape[1:])),
+                   torch.full_like(y_test, torch.nan), y_clean, flipped)
 
 
 def make_data(experiment, data_seed: int) -> Samples:
@@ -176,14 +326,18 @@ def make_data(experiment, data_seed: int) -> Samples:
     Returns
     -------
     Samples
-        Named tuple ``x_train, y_train, x_test, y_test, x_pop, f_train, f_pop, f_test``;
-        ``y = f(x) + noise * N(0, 1)``. The population inputs ``x_pop`` are the
-        same for every data seed, so averages over data sets compare
-        predictions at common points; they are empty when ``n_population = 0``,
-        and consist of the replicate blocks of :func:`population_blocks`.
-        For real data (``digits``, ``diabetes``) the split into train and test
-        is fixed per data seed, ``y`` has one column per output, and the
-        unknown ``f_*`` are NaN.
+        Named tuple ``x_train, y_train, x_test, y_test, x_pop, f_train, f_pop,
+        f_test, y_train_clean, flipped``; ``y = f(x) + noise * N(0, 1)``. The
+        population inputs ``x_pop`` are the same for every data seed, so
+        averages over data sets compare predictions at common points; they are
+        empty when ``n_population = 0``, and consist of the replicate blocks
+        of :func:`population_blocks`.
+        For real data (``digits``, ``diabetes``, ``mnist1d``) the split into
+        train and test is fixed per data seed, ``y`` has one column per output,
+        and the unknown ``f_*`` are NaN, as for ``teacher_classes``. For
+        classification targets ``y`` is one-hot; with ``label_noise = p`` each
+        training label is replaced with probability p by a uniformly drawn
+        other class (:func:`flip_labels`), test labels stay clean.
     """
     exp: Experiment = load_experiment(experiment)
     if exp.sweep:
@@ -192,8 +346,8 @@ def make_data(experiment, data_seed: int) -> Samples:
                          f"(exp.point(index))")
     spec, root = exp.data, exp.seeds.root
     dtype = getattr(torch, exp.train.dtype)
-    if spec.target in REAL_TARGETS:
-        out = _real_samples(spec, root, data_seed)
+    if spec.target in REAL_TARGETS or spec.target in CLASSIFICATION_TARGETS:
+        out = _labelled_samples(spec, root, data_seed)
     else:
         f = target_function(spec, root, data_seed)
         x_train = _inputs(spec, spec.n_train, root, "x_train", data_seed)
@@ -202,7 +356,8 @@ def make_data(experiment, data_seed: int) -> Samples:
         e_train = normals(root, "noise_train", data_seed, shape=(spec.n_train,))
         e_test = normals(root, "noise_test", data_seed, shape=(spec.n_test,))
         f_train, f_test, f_pop = f(x_train), f(x_test), f(x_pop)
-        out = Samples(x_train, f_train + spec.noise * e_train, x_test,
-                      f_test + spec.noise * e_test, x_pop, f_train, f_pop, f_test)
+        y_train = f_train + spec.noise * e_train
+        out = Samples(x_train, y_train, x_test, f_test + spec.noise * e_test, x_pop, f_train,
+                      f_pop, f_test, y_train, torch.zeros(spec.n_train, dtype=torch.bool))
     # fresh tensors every call: .to() of a float64 tensor would return the cached one itself
-    return Samples(*(t.to(dtype, copy=True) for t in out))
+    return Samples(*(t.to(dtype, copy=True) for t in out[:-1]), out.flipped.clone())

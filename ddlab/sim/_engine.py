@@ -348,7 +348,7 @@ class _Tiles:
         """Outputs (cells, rows) of every cell, for shared inputs x, without gradients."""
         return _cat([net.forward(x, scratch)[0] for net in self.nets])
 
-    def backprop(self, x: Tensor, y: Tensor, loss: str, keep: bool) -> Tensor | None:
+    def backprop(self, x: Tensor, y: Tensor, loss: _Loss, keep: bool) -> Tensor | None:
         """Forward and backward pass of every tile: the gradient of the loss lands in grad.
 
         ``x``: shared inputs (dim + 1, n) or per-cell inputs (cells, dim + 1, n);
@@ -359,7 +359,7 @@ class _Tiles:
         for net, cells in zip(self.nets, self.cells, strict=True):
             out, cache = net.forward(x if x.dim() == 2 else x[cells])
             target = y if y.dim() == 1 else y[cells]
-            net.backward(cache, _loss_grad(loss, out, target, 1.0 / y.shape[-1]))
+            net.backward(cache, loss.grad(out, target))
             if keep:
                 outs.append(out)
         return _cat(outs) if keep else None
@@ -523,9 +523,35 @@ def _slab_rows(elements: int, units: int) -> int:
     return rows if rows < 32 else rows // 32 * 32
 
 
-def _loss_grad(kind: str, pred: Tensor, y: Tensor, weight: float) -> Tensor:
-    r = pred - y
-    return (r.mul_(2) if kind == "mse" else r.sign_()).mul_(weight)
+class _Loss:
+    """A training loss in one place: its gradient with respect to the outputs, its records.
+
+    The loss of a cell is the mean over its rows of a per-row loss; the
+    recorded ``train_loss`` and ``test_loss`` are mean squared errors whatever
+    the training loss (as their ``long_name`` says).
+    """
+
+    def grad(self, pred: Tensor, y: Tensor) -> Tensor:
+        """d(loss)/d(pred), (cells, n), for outputs ``pred`` and targets ``y`` over n rows."""
+        raise NotImplementedError
+
+    def record(self, pred: Tensor, y: Tensor) -> Tensor:
+        """(cells,) the recorded loss of outputs ``pred`` against targets ``y``."""
+        return _mse(pred, y)
+
+
+class _Mse(_Loss):
+    def grad(self, pred: Tensor, y: Tensor) -> Tensor:
+        return (pred - y).mul_(2).mul_(1 / y.shape[-1])  # autograd's order of operations
+
+
+class _L1(_Loss):
+    def grad(self, pred: Tensor, y: Tensor) -> Tensor:
+        return (pred - y).sign_().mul_(1 / y.shape[-1])
+
+
+#: ``train.loss`` -> its :class:`_Loss`
+LOSSES = {"mse": _Mse(), "l1": _L1()}
 
 
 def _argsort(keys: Tensor) -> Tensor:
@@ -574,7 +600,7 @@ def _chunk_samples(points: Sequence[Experiment], point_of_cell: Sequence[int], d
         noise = points[p].data.noise
         if noise not in samples:
             samples[noise] = [t.to(device) for t in make_data(points[p], data_seed)]
-    x_train, y_train, x_test, y_test, x_pop, f_train, f_pop, _ = next(iter(samples.values()))
+    x_train, y_train, x_test, y_test, x_pop, f_train, f_pop = next(iter(samples.values()))[:7]
     if len(samples) > 1:  # one row of noisy targets per cell
         y_train = torch.stack([samples[points[p].data.noise][1] for p in point_of_cell])
         y_test = torch.stack([samples[points[p].data.noise][3] for p in point_of_cell])
@@ -608,44 +634,25 @@ def _state_out(buffers: Sequence[Tensor], order: Sequence[int], sizes: Sequence[
     return out
 
 
-def train_chunk(points: Sequence[Experiment], cells: Sequence[tuple[int, int, int, int]],
-                device: str = "cpu", state: np.ndarray | None = None, start: int = 0,
-                keep_state: bool | None = None) -> dict[str, np.ndarray]:
-    """Train cells of one data seed together.
+@dataclass
+class _Setup:
+    """A chunk ready to train: its cells in layout order, network, parameters and optimiser."""
 
-    Parameters
-    ----------
-    points : sequence of Experiment
-        Concrete (unswept) experiments that differ at most in ``data.noise``,
-        ``train.lr`` and ``train.weight_decay``.
-    cells : sequence of (int, int, int, int)
-        ``(point, width, data_seed, init_seed)``, ``point`` indexing ``points``,
-        all of one data seed; any order.
-    device : str
-        torch device.
-    state : ndarray, optional
-        (len(cells), k) rows of the cells' ``state`` after ``start`` epochs, as
-        a previous call returned them: training continues from them.
-    start : int
-        Epochs already trained (0 without ``state``).
-    keep_state : bool, optional
-        Return each cell's final ``state`` (default: ``train.keep_state``).
+    exp: Experiment
+    order: list[int]  # the cells' positions in the caller's order, in layout order
+    ordered: list[tuple[int, int, int]]  # (point, width, init_seed) in layout order
+    tiles: _Tiles
+    params: Tensor
+    grad: Tensor
+    opt: _Optimizer
+    sizes: list[int]  # parameters per cell
+    index: Tensor  # flat-buffer entry -> position in the concatenated per-cell vectors
+    minibatch: bool
 
-    Returns
-    -------
-    dict of str to ndarray
-        For each metric the experiments record (:func:`ddlab.dataset.metric_names`), a float64
-        array of shape (len(recorded epochs from ``start`` on), len(cells)), cells in the
-        order given; with ``keep_state``, ``state`` (len(cells), k): parameters then
-        optimiser buffers of each cell, flattened layer by layer, NaN-padded. With a
-        population sample and ``record_bias_variance``, also ``pred_mean``
-        (len(epochs), groups, n_population) and ``pred_var_init`` (len(epochs), groups):
-        the mean and variance over init seeds of the predictions at the
-        population points, for groups of cells sharing (width, point), ordered
-        by width and then point, and ``f_population`` (1, n_population), the true
-        f there. Every (point, width) must come with the same init seeds (all of them
-        for pred_mean and pred_var_init to be the statistics over every init seed).
-    """
+
+def _setup(points: Sequence[Experiment], cells: Sequence[tuple[int, int, int, int]],
+           device: str, state: np.ndarray | None, start: int) -> _Setup:
+    """Lay out the cells by width, draw (or load) their parameters, build the optimiser."""
     exp = points[0]
     tr = exp.train
     data_seed = cells[0][2]
@@ -696,81 +703,159 @@ def train_chunk(points: Sequence[Experiment], cells: Sequence[tuple[int, int, in
     if state is not None:
         steps = 1 if not minibatch else -(-exp.data.n_train // tr.batch_size)
         opt.load([b.to(device=device, dtype=dtype) for b in buffers], start * steps)
-    x_train, y_train, x_test, y_test, x_pop, f_train, f_pop = _chunk_samples(
-        points, [p for p, _, _ in ordered], data_seed, device)
-    n, n_test = x_train.shape[0], x_test.shape[0]
-    xt_both = _augment(torch.cat([x_train, x_test])).t().contiguous()  # (dim + 1, n + n_test)
+    return _Setup(exp, order, ordered, tiles, params, grad, opt, sizes, index, minibatch)
+
+
+class _Recorder:
+    """The metrics of a chunk at its recorded epochs, and its results in the caller's order."""
+
+    def __init__(self, run: _Setup, samples: tuple[Tensor, ...], n_cells: int, inits: int,
+                 start: int):
+        exp, params, tiles = run.exp, run.params, run.tiles
+        _, y_train, _, y_test, x_pop, f_train, f_pop = samples
+        self.run, self.y_train, self.y_test, self.f_train, self.f_pop = (
+            run, y_train, y_test, f_train, f_pop)
+        self.loss = LOSSES[exp.train.loss]
+        self.xt_pop = _augment(x_pop).t().contiguous()
+        self.rec_index = {e: k for k, e in enumerate(e for e in exp.epochs if e >= start)}
+        self.res = {m: params.new_full((len(self.rec_index), n_cells), torch.nan)
+                    for m in metric_names(exp)}
+        self.keep_predictions = records_predictions(exp)
+        self.stats = PopulationStats(params, n_cells, population_blocks(x_pop.shape[0]), inits,
+                                     self.keep_predictions)
+        groups, epochs, n_pop = n_cells // inits, len(self.rec_index), x_pop.shape[0]
+        if self.keep_predictions:
+            self.pred_mean = params.new_empty((epochs, groups, n_pop))
+            self.pred_var = params.new_empty((epochs, groups))
+        slab = _slab_rows(_EVAL_ELEMENTS[params.device.type], tiles.max_units)
+        rows = max(min(slab, n_pop), y_train.shape[-1] + y_test.shape[-1])  # pop slabs, train+test
+        self.scratch = params.new_empty(tiles.max_units * rows * (1 + (exp.model.depth > 1)))
+
+    def __call__(self, epoch: int, train_pred: Tensor, test_pred: Tensor) -> None:
+        """Record the metrics of ``epoch`` from the outputs on the train and test rows."""
+        k, res = self.rec_index[epoch], self.res
+        res["train_loss"][k] = self.loss.record(train_pred, self.y_train)
+        res["f_error_train"][k] = _mse(train_pred, self.f_train)
+        res["test_loss"][k] = self.loss.record(test_pred, self.y_test)
+        if self.xt_pop.shape[1]:
+            _population(self.run.tiles, self.xt_pop, self.f_pop, self.stats, self.scratch)
+            res["f_error"][k], res["f_error_se"][k] = self.stats.f_error, self.stats.f_error_se
+            if self.keep_predictions:
+                self.pred_mean[k], self.pred_var[k] = self.stats.mean, self.stats.var_init
+
+    def results(self, keep_state: bool) -> dict[str, np.ndarray]:
+        """The arrays :func:`train_chunk` returns."""
+        run = self.run
+        inverse = torch.from_numpy(np.argsort(run.order))
+        out = {m: v.to("cpu", torch.float64)[:, inverse].numpy() for m, v in self.res.items()}
+        if self.keep_predictions:
+            out["pred_mean"] = self.pred_mean.to("cpu", torch.float64).numpy()
+            out["pred_var_init"] = self.pred_var.to("cpu", torch.float64).numpy()
+            out["f_population"] = self.f_pop.to("cpu", torch.float64).numpy()[None]
+        if keep_state:
+            out["state"] = _state_out([run.params, *run.opt.buffers], run.order, run.sizes,
+                                      run.index)
+        return out
+
+
+def _full_batch(run: _Setup, record: _Recorder, xt_both: Tensor, n: int, start: int) -> None:
+    """Train full batch from epoch ``start``, recording as asked (inputs (dim + 1, n + n_test))."""
+    tr, tiles = run.exp.train, run.tiles
     xt_train, xt_test = xt_both[:, :n], xt_both[:, n:]
-    xt_pop = _augment(x_pop).t().contiguous()
-    rec_index = {e: k for k, e in enumerate(e for e in exp.epochs if e >= start)}
-    res = {m: params.new_full((len(rec_index), len(cells)), torch.nan) for m in metric_names(exp)}
+    for epoch in range(start, tr.epochs):
+        recorded = epoch in record.rec_index
+        pred = tiles.backprop(xt_train, record.y_train, record.loss, recorded)
+        if recorded:  # the test rows apart: training activations stay contiguous
+            record(epoch, pred, tiles.forward(xt_test, record.scratch))
+        run.opt.step(run.params, run.grad)
+    if tr.epochs in record.rec_index:
+        pred = tiles.forward(xt_both, record.scratch)
+        record(tr.epochs, pred[:, :n], pred[:, n:])
+
+
+def _minibatches(run: _Setup, record: _Recorder, xt_both: Tensor, n: int, start: int,
+                 data_seed: int, device: str) -> None:
+    """Train by minibatches: one order per cell, gathered per cell, or one per data set."""
+    exp, tiles = run.exp, run.tiles
+    tr, y_train = exp.train, record.y_train
+    xt_train, xt_test = xt_both[:, :n], xt_both[:, n:]
+    seeds = shuffle_seeds(exp, [(w, data_seed, i) for _, w, i in run.ordered])
+    shared = tr.shuffle == "data"
+    for epoch in range(start, tr.epochs + 1):
+        if epoch in record.rec_index:
+            record(epoch, *(tiles.forward(x, record.scratch) for x in (xt_train, xt_test)))
+        if epoch == tr.epochs:
+            break
+        if epoch == start or epoch % _SHUFFLE_BLOCK == 0:  # the keys of a block of epochs
+            first, block = epoch, min(_SHUFFLE_BLOCK - epoch % _SHUFFLE_BLOCK,
+                                      tr.epochs - epoch)
+            perms = _argsort(shuffle_keys(seeds, epoch, block, n)).to(device)
+        perm = perms[:, epoch - first]
+        if shared:  # every cell the same rows: the dense shared-input path
+            x_epoch = xt_train.index_select(1, perm[0])  # the epoch's order, gathered once
+            y_epoch = y_train.index_select(-1, perm[0])
+        for row in range(0, n, tr.batch_size):
+            if shared:
+                stop = row + tr.batch_size
+                batch, y = x_epoch[:, row:stop], y_epoch[..., row:stop]
+            else:
+                idx = perm[:, row:row + tr.batch_size].contiguous()
+                batch = xt_train.index_select(1, idx.view(-1)).view(-1, *idx.shape)
+                batch = batch.transpose(0, 1).contiguous()
+                y = (y_train.index_select(0, idx.view(-1)).view_as(idx)
+                     if y_train.dim() == 1 else y_train.gather(1, idx))
+            tiles.backprop(batch, y, record.loss, False)
+            run.opt.step(run.params, run.grad)
+
+
+def train_chunk(points: Sequence[Experiment], cells: Sequence[tuple[int, int, int, int]],
+                device: str = "cpu", state: np.ndarray | None = None, start: int = 0,
+                keep_state: bool | None = None) -> dict[str, np.ndarray]:
+    """Train cells of one data seed together.
+
+    Parameters
+    ----------
+    points : sequence of Experiment
+        Concrete (unswept) experiments that differ at most in ``data.noise``,
+        ``train.lr`` and ``train.weight_decay``.
+    cells : sequence of (int, int, int, int)
+        ``(point, width, data_seed, init_seed)``, ``point`` indexing ``points``,
+        all of one data seed; any order.
+    device : str
+        torch device.
+    state : ndarray, optional
+        (len(cells), k) rows of the cells' ``state`` after ``start`` epochs, as
+        a previous call returned them: training continues from them.
+    start : int
+        Epochs already trained (0 without ``state``).
+    keep_state : bool, optional
+        Return each cell's final ``state`` (default: ``train.keep_state``).
+
+    Returns
+    -------
+    dict of str to ndarray
+        For each metric the experiments record (:func:`ddlab.dataset.metric_names`), a float64
+        array of shape (len(recorded epochs from ``start`` on), len(cells)), cells in the
+        order given; with ``keep_state``, ``state`` (len(cells), k): parameters then
+        optimiser buffers of each cell, flattened layer by layer, NaN-padded. With a
+        population sample and ``record_bias_variance``, also ``pred_mean``
+        (len(epochs), groups, n_population) and ``pred_var_init`` (len(epochs), groups):
+        the mean and variance over init seeds of the predictions at the
+        population points, for groups of cells sharing (width, point), ordered
+        by width and then point, and ``f_population`` (1, n_population), the true
+        f there. Every (point, width) must come with the same init seeds (all of them
+        for pred_mean and pred_var_init to be the statistics over every init seed).
+    """
+    run = _setup(points, cells, device, state, start)
+    data_seed = cells[0][2]
+    samples = _chunk_samples(points, [p for p, _, _ in run.ordered], data_seed, device)
+    x_train, x_test = samples[0], samples[2]
+    n = x_train.shape[0]
+    xt_both = _augment(torch.cat([x_train, x_test])).t().contiguous()  # (dim + 1, n + n_test)
     inits = len({c[3] for c in cells})  # every (point, width) holds the same init seeds
-    groups = len(cells) // inits
-    keep_predictions = records_predictions(exp)
-    stats = PopulationStats(params, len(cells), population_blocks(x_pop.shape[0]), inits,
-                            keep_predictions)
-    if keep_predictions:
-        pred_mean = params.new_empty((len(rec_index), groups, x_pop.shape[0]))
-        pred_var = params.new_empty((len(rec_index), groups))
-    slab = _slab_rows(_EVAL_ELEMENTS[params.device.type], tiles.max_units)
-    scratch_rows = max(min(slab, x_pop.shape[0]), n + n_test)  # population slabs, train + test
-    scratch = params.new_empty(tiles.max_units * scratch_rows * (1 + (exp.model.depth > 1)))
-
-    def record(epoch: int, train_pred: Tensor, test_pred: Tensor) -> None:
-        k = rec_index[epoch]
-        res["train_loss"][k] = _mse(train_pred, y_train)
-        res["f_error_train"][k] = _mse(train_pred, f_train)
-        res["test_loss"][k] = _mse(test_pred, y_test)
-        if x_pop.shape[0]:
-            _population(tiles, xt_pop, f_pop, stats, scratch)
-            res["f_error"][k], res["f_error_se"][k] = stats.f_error, stats.f_error_se
-            if keep_predictions:
-                pred_mean[k], pred_var[k] = stats.mean, stats.var_init
-
-    if not minibatch:
-        for epoch in range(start, tr.epochs):
-            recorded = epoch in rec_index
-            pred = tiles.backprop(xt_train, y_train, tr.loss, recorded)
-            if recorded:  # the test rows apart: training activations stay contiguous
-                record(epoch, pred, tiles.forward(xt_test, scratch))
-            opt.step(params, grad)
-        if tr.epochs in rec_index:
-            pred = tiles.forward(xt_both, scratch)
-            record(tr.epochs, pred[:, :n], pred[:, n:])
-    else:  # minibatches: one order per cell, gathered per cell, or one per data set, shared
-        seeds = shuffle_seeds(exp, [(w, data_seed, i) for _, w, i in ordered])
-        shared = tr.shuffle == "data"
-        for epoch in range(start, tr.epochs + 1):
-            if epoch in rec_index:
-                record(epoch, *(tiles.forward(x, scratch) for x in (xt_train, xt_test)))
-            if epoch == tr.epochs:
-                break
-            if epoch == start or epoch % _SHUFFLE_BLOCK == 0:  # the keys of a block of epochs
-                first, block = epoch, min(_SHUFFLE_BLOCK - epoch % _SHUFFLE_BLOCK,
-                                          tr.epochs - epoch)
-                perms = _argsort(shuffle_keys(seeds, epoch, block, n)).to(device)
-            perm = perms[:, epoch - first]
-            if shared:  # every cell the same rows: the dense shared-input path
-                x_epoch = xt_train.index_select(1, perm[0])  # the epoch's order, gathered once
-                y_epoch = y_train.index_select(-1, perm[0])
-            for row in range(0, n, tr.batch_size):
-                if shared:
-                    stop = row + tr.batch_size
-                    batch, y = x_epoch[:, row:stop], y_epoch[..., row:stop]
-                else:
-                    idx = perm[:, row:row + tr.batch_size].contiguous()
-                    batch = xt_train.index_select(1, idx.view(-1)).view(-1, *idx.shape)
-                    batch = batch.transpose(0, 1).contiguous()
-                    y = (y_train.index_select(0, idx.view(-1)).view_as(idx)
-                         if y_train.dim() == 1 else y_train.gather(1, idx))
-                tiles.backprop(batch, y, tr.loss, False)
-                opt.step(params, grad)
-    inverse = torch.from_numpy(np.argsort(order))
-    out = {m: v.to("cpu", torch.float64)[:, inverse].numpy() for m, v in res.items()}
-    if keep_predictions:
-        out["pred_mean"] = pred_mean.to("cpu", torch.float64).numpy()
-        out["pred_var_init"] = pred_var.to("cpu", torch.float64).numpy()
-        out["f_population"] = f_pop.to("cpu", torch.float64).numpy()[None]
-    if tr.keep_state if keep_state is None else keep_state:
-        out["state"] = _state_out([params, *opt.buffers], order, sizes, index)
-    return out
+    record = _Recorder(run, samples, len(cells), inits, start)
+    if run.minibatch:
+        _minibatches(run, record, xt_both, n, start, data_seed, device)
+    else:
+        _full_batch(run, record, xt_both, n, start)
+    return record.results(run.exp.train.keep_state if keep_state is None else keep_state)

@@ -42,6 +42,7 @@ STREAMS = {
     "shuffle": 8,
     "features": 9,
     "split": 10,
+    "label_noise": 11,
 }
 
 _GOLDEN, _M1, _M2 = (np.uint64(c) for c in (0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9,

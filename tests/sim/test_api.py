@@ -56,8 +56,9 @@ def test_returned_tensors_cannot_poison_later_calls():
                                      "model": {"width": [2]}, "seeds": {"init": 1}})
         before = ddlab.make_data(exp, 0)
         for t in before:
-            t.mul_(1e30)
+            t.logical_not_() if t.dtype == torch.bool else t.mul_(1e30)
         after = ddlab.make_data(exp, 0)
+        assert not bool(after.flipped.any())
         assert float(after.x_pop.abs().max()) <= 1.0
         assert float(after.f_pop.abs().max()) < 10
     f32 = ddlab.make_data(ddlab.load_experiment({"data": {"n_population": 50}}), 0)
