@@ -21,7 +21,7 @@ import xarray as xr
 from ._integrity import FSYNC, LOG, VerifyReport, check, file_sums, touched_keys
 from ._lock import StoreLock
 from ._provenance import STORE_MARK, experiment_of
-from ._schema import DIMS, VARIABLES, dim_sizes
+from ._schema import dim_sizes
 
 __all__ = ["check_shapes", "consolidate", "half_built", "is_store", "open_verified", "verify"]
 
@@ -50,17 +50,18 @@ def is_store(path: Path) -> bool:
 def half_built(path: Path) -> str | None:
     """Why ``path`` is a ddlab store cut short while it was created; None if it is not one.
 
-    A zarr group counts as ddlab's when its attrs bear the mark or an
-    experiment, or when it holds nothing but ddlab's variables and
-    coordinates (older ddlab wrote the attrs first, then the arrays, then the
+    A zarr group counts as ddlab's when its attrs bear the mark, when it
+    holds a ``completed`` array (every store has one; analysis outputs, which
+    keep the experiment attr but not the mark, have none), or when it holds
+    nothing yet (older ddlab wrote the attrs first, then the arrays, then the
     consolidated metadata, so a kill left any prefix of that).
     """
     if is_store(path) or not (path / ".zgroup").is_file():
         return None
     attrs = _json(path / ".zattrs")
-    ours = isinstance(attrs, dict) and (STORE_MARK in attrs or "experiment" in attrs)
     names = {f.name for f in path.iterdir() if not f.name.startswith(".")}
-    if not ours and not names <= {*VARIABLES, *DIMS, "pop", "n_params"}:
+    marked = isinstance(attrs, dict) and STORE_MARK in attrs
+    if not (marked or (path / "completed" / ".zarray").is_file() or not names):
         return None
     if isinstance(attrs, dict) and "experiment" in attrs and STORE_MARK not in attrs:
         return f"no {STORE_MARK} attr"
