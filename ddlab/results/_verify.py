@@ -11,19 +11,18 @@ against their checksums (:mod:`._integrity`).
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
-from ._integrity import FSYNC, LOG, VerifyReport, check, file_sums, touched_keys
+from ._integrity import FSYNC, VerifyReport, check, file_sums, touched_keys
 from ._lock import StoreLock
 from ._provenance import STORE_MARK, experiment_of
 from ._schema import dim_sizes
 
-__all__ = ["check_shapes", "consolidate", "half_built", "is_store", "open_verified", "verify"]
+__all__ = ["check_shapes", "half_built", "is_store", "open_verified", "verify"]
 
 
 def _json(path: Path) -> Any:
@@ -70,15 +69,6 @@ def half_built(path: Path) -> str | None:
     return "no .zmetadata: its creation was cut short"
 
 
-def consolidate(path: Path) -> None:
-    """Write the store's consolidated metadata (``.zmetadata``) from its members' metadata."""
-    import zarr
-
-    with warnings.catch_warnings():  # zarr names the checksum log, which is not its own
-        warnings.filterwarnings("ignore", f".*{LOG}.*not recognized", UserWarning)
-        zarr.consolidate_metadata(path, zarr_format=2)
-
-
 def check_shapes(path: Path, ds: xr.Dataset) -> None:
     """Refuse, in one line, a store whose arrays disagree with its stored experiment."""
     want = dim_sizes(experiment_of(ds))
@@ -92,10 +82,12 @@ def check_shapes(path: Path, ds: xr.Dataset) -> None:
 
 def _reconsolidate(path: Path) -> bool:
     """Write the consolidated metadata of a store whose ``.zmetadata`` alone is damaged."""
+    import zarr
+
     attrs = _json(path / ".zattrs")
     if not isinstance(attrs, dict) or STORE_MARK not in attrs or "experiment" not in attrs:
         return False
-    consolidate(path)
+    zarr.consolidate_metadata(path, zarr_format=2)
     return is_store(path)
 
 
