@@ -72,6 +72,8 @@ def add_parser(sub) -> None:
     p.add_argument("--out", default=None, metavar="FIG.png",
                    help="figure file, .png, .pdf or .svg (default: next to the first store, "
                         "<store>_<kind>[_<var>].png)")
+    p.add_argument("--force", action="store_true",
+                   help="replace --out even if ddlab did not write it")
     p.set_defaults(handler=main)
 
 
@@ -371,6 +373,11 @@ def main(args: argparse.Namespace) -> int:
     if path.is_dir():
         raise ValueError(f"out = '{path}': is a directory; give a file name such as "
                          f"'{path / default_out(args.stores, kind, var).name}'")
+    from ..plot import save, written_by_ddlab
+
+    if path.exists() and not args.force and not written_by_ddlab(path):
+        raise ValueError(f"out = '{path}': exists and was not written by ddlab; use --force "
+                         f"to replace it")
     check_writable(path)
     if len(datasets) == 1:
         fig = draw(datasets[0], kind, args.var, args.over, ats[0])
@@ -378,8 +385,6 @@ def main(args: argparse.Namespace) -> int:
         labels = store_labels(args.stores, datasets)
         fig = compare(dict(zip(labels, datasets, strict=True)), kind, args.var, args.over,
                       ats[0])
-    from ..plot import save
-
     with private_dir(path) as tmp:  # written whole, never through a planted link
         save(fig, tmp / path.name)
         os.replace(tmp / path.name, path)

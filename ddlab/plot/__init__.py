@@ -19,7 +19,17 @@ from ._common import edges, is_log_spaced
 from ._curves import Curves, bias_variance, curves, decomposition
 from ._grid import Grid, SeedFigure, seed_figure, sweep_grid
 from ._heatmap import Heatmap, heatmap
-from ._style import CMAP, COLORS, DIVERGED, DPI, MISSING, new_figure, save, style
+from ._style import (
+    CMAP,
+    COLORS,
+    DIVERGED,
+    DPI,
+    MISSING,
+    new_figure,
+    save,
+    style,
+    written_by_ddlab,
+)
 
 __all__ = [
     "CMAP",
@@ -42,4 +52,5 @@ __all__ = [
     "seed_figure",
     "style",
     "sweep_grid",
+    "written_by_ddlab",
 ]

@@ -14,7 +14,8 @@ import matplotlib as mpl
 from cycler import cycler
 from matplotlib.figure import Figure
 
-__all__ = ["CMAP", "COLORS", "DIVERGED", "DPI", "MISSING", "RC", "new_figure", "save", "style"]
+__all__ = ["CMAP", "COLORS", "DIVERGED", "DPI", "MISSING", "RC", "new_figure", "save", "style",
+           "written_by_ddlab"]
 
 #: Line colours: the Okabe & Ito (2008) colour-blind-safe palette, yellow last.
 COLORS = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000",
@@ -57,10 +58,21 @@ RC: dict[str, object] = {
 
 #: Metadata that would differ between runs or versions, removed from saved files.
 _METADATA = {
-    "png": {"Software": None},
-    "pdf": {"Creator": None, "Producer": None, "CreationDate": None, "ModDate": None},
-    "svg": {"Creator": None, "Date": None},
+    "png": {"Software": "ddlab"},
+    "pdf": {"Creator": "ddlab", "Producer": None, "CreationDate": None, "ModDate": None},
+    "svg": {"Creator": "ddlab", "Date": None},
 }
+#: what each format's metadata holds of :data:`_METADATA`'s mark, as bytes in the file
+_MARKS = {"png": b"Software\x00ddlab", "pdf": b"/Creator (ddlab)", "svg": b"<dc:title>ddlab<"}
+
+
+def written_by_ddlab(path: Path) -> bool:
+    """Whether the figure file ``path`` bears the mark :func:`save` writes."""
+    mark = _MARKS.get(path.suffix.lower().lstrip("."))
+    try:
+        return mark is not None and mark in path.read_bytes()
+    except OSError:
+        return False
 
 
 @contextlib.contextmanager

@@ -3,11 +3,13 @@
 After a run chunk's arrays are written, and before its cells are flagged in
 ``completed``, ddlab makes them durable (``fsync`` of every zarr chunk file it
 touched and of their directories) and appends one line to the store's
-``.ddlab_checksums.jsonl``: the region it wrote (``[start, stop)`` per dim),
-the store's dim sizes, and the size and CRC-32 of every zarr chunk file it
-touched (``null`` for one zarr did not write: all fill value) and of the
-coordinate files. A zarr chunk file may be shared by several run chunks: the
-last line that names it holds its current content.
+checksum log, ``completed/.ddlab_checksums.jsonl`` (inside an array, where
+zarr lists nothing, so that consolidating the store's metadata never meets it):
+the region it wrote (``[start, stop)`` per dim), the store's dim sizes, and
+the size and CRC-32 of every zarr chunk file it touched (``null`` for one zarr
+did not write: all fill value) and of the coordinate files. A zarr chunk
+file may be shared by several run chunks: the last line that names it holds
+its current content.
 
 :func:`check` compares the files with their last lines, reading only the
 files' bytes (no decompression): a cell is *damaged* when it is flagged
@@ -36,8 +38,8 @@ from ._files import NOFOLLOW
 __all__ = ["LOG", "VerifyReport", "append_record", "check", "coordinate_keys", "file_sums",
            "touched_keys"]
 
-#: the checksum log, inside the store
-LOG = ".ddlab_checksums.jsonl"
+#: the checksum log, relative to the store
+LOG = "completed/.ddlab_checksums.jsonl"
 #: make chunk files durable before their cells are flagged completed (off only to measure
 #: what it costs)
 FSYNC = True

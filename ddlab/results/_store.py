@@ -39,7 +39,7 @@ from ._integrity import LOG, append_record, coordinate_keys, file_sums, touched_
 from ._lock import StoreLock
 from ._provenance import SCHEMA, STORE_MARK, experiment_of, history_line
 from ._schema import FLAGS, METRICS, build_dataset, dim_sizes, variable_dims
-from ._verify import check_shapes, consolidate, half_built, is_store, open_verified
+from ._verify import check_shapes, half_built, is_store, open_verified
 
 __all__ = ["MemoryStore", "StorageFullError", "StoreDamageWarning", "ZarrStore", "check_writable",
            "estimate_store_bytes", "open_results", "skeleton_bytes", "store_attrs",
@@ -295,7 +295,7 @@ class ZarrStore(MemoryStore):
                 group.attrs["continue_from_epoch"] = stored.train.epochs
             group.attrs["history"] = before.get("history", "") + "\n" + history_line(
                 group.attrs.get("command", ""), "grew the store: " + "; ".join(grown))
-            consolidate(tmp)
+            zarr.consolidate_metadata(tmp, zarr_format=2)
             with xr.open_zarr(tmp, chunks=None) as grown_ds:
                 _record_all(tmp, grown_ds)
         stored_ds.close()
@@ -340,6 +340,7 @@ class ZarrStore(MemoryStore):
         self.ds["completed"].values[index] = True
 
     def finish(self, attrs: Mapping[str, object], command: str, note: str) -> xr.Dataset:
+        import zarr
 
         old = self.group.attrs.asdict()
         new: dict[str, Any] = dict(attrs)
@@ -353,7 +354,7 @@ class ZarrStore(MemoryStore):
             new["continue_from_epoch"] = 0
         with self._space():
             self.group.attrs.update(new)
-            consolidate(self.path)
+            zarr.consolidate_metadata(self.path, zarr_format=2)
         return open_results(self.path)
 
     def close(self) -> None:

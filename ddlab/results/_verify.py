@@ -11,19 +11,18 @@ against their checksums (:mod:`._integrity`).
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
-from ._integrity import FSYNC, LOG, VerifyReport, check, file_sums, touched_keys
+from ._integrity import FSYNC, VerifyReport, check, file_sums, touched_keys
 from ._lock import StoreLock
 from ._provenance import STORE_MARK, experiment_of
-from ._schema import DIMS, VARIABLES, dim_sizes
+from ._schema import dim_sizes
 
-__all__ = ["check_shapes", "consolidate", "half_built", "is_store", "open_verified", "verify"]
+__all__ = ["check_shapes", "half_built", "is_store", "open_verified", "verify"]
 
 
 def _json(path: Path) -> Any:
@@ -50,32 +49,24 @@ def is_store(path: Path) -> bool:
 def half_built(path: Path) -> str | None:
     """Why ``path`` is a ddlab store cut short while it was created; None if it is not one.
 
-    A zarr group counts as ddlab's when its attrs bear the mark or an
-    experiment, or when it holds nothing but ddlab's variables and
-    coordinates (older ddlab wrote the attrs first, then the arrays, then the
+    A zarr group counts as ddlab's when its attrs bear the mark, when it
+    holds a ``completed`` array (every store has one; analysis outputs, which
+    keep the experiment attr but not the mark, have none), or when it holds
+    nothing yet (older ddlab wrote the attrs first, then the arrays, then the
     consolidated metadata, so a kill left any prefix of that).
     """
     if is_store(path) or not (path / ".zgroup").is_file():
         return None
     attrs = _json(path / ".zattrs")
-    ours = isinstance(attrs, dict) and (STORE_MARK in attrs or "experiment" in attrs)
     names = {f.name for f in path.iterdir() if not f.name.startswith(".")}
-    if not ours and not names <= {*VARIABLES, *DIMS, "pop", "n_params"}:
+    marked = isinstance(attrs, dict) and STORE_MARK in attrs
+    if not (marked or (path / "completed" / ".zarray").is_file() or not names):
         return None
     if isinstance(attrs, dict) and "experiment" in attrs and STORE_MARK not in attrs:
         return f"no {STORE_MARK} attr"
     if (path / ".zmetadata").exists():
         return "its .zmetadata is not whole"
     return "no .zmetadata: its creation was cut short"
-
-
-def consolidate(path: Path) -> None:
-    """Write the store's consolidated metadata (``.zmetadata``) from its members' metadata."""
-    import zarr
-
-    with warnings.catch_warnings():  # zarr names the checksum log, which is not its own
-        warnings.filterwarnings("ignore", f".*{LOG}.*not recognized", UserWarning)
-        zarr.consolidate_metadata(path, zarr_format=2)
 
 
 def check_shapes(path: Path, ds: xr.Dataset) -> None:
@@ -91,10 +82,12 @@ def check_shapes(path: Path, ds: xr.Dataset) -> None:
 
 def _reconsolidate(path: Path) -> bool:
     """Write the consolidated metadata of a store whose ``.zmetadata`` alone is damaged."""
+    import zarr
+
     attrs = _json(path / ".zattrs")
     if not isinstance(attrs, dict) or STORE_MARK not in attrs or "experiment" not in attrs:
         return False
-    consolidate(path)
+    zarr.consolidate_metadata(path, zarr_format=2)
     return is_store(path)
 
 

@@ -25,3 +25,20 @@ def test_a_dangling_symlink_out_is_refused_and_left_alone(capsys, tmp_path, conf
         in err, err
     assert link.is_symlink() and not (tmp_path / target).exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["link.zarr", "tiny.toml"]
+
+
+@pytest.mark.parametrize("fmt", ["png", "pdf", "svg"])
+def test_plot_out_never_replaces_a_file_ddlab_did_not_write(capsys, tmp_path, stored, fmt):
+    mine = tmp_path / f"mine.{fmt}"
+    assert main(["plot", str(stored), "--out", str(mine)]) == 0
+    assert main(["plot", str(stored), "--out", str(mine)]) == 0  # its own figure: replaced
+    theirs = tmp_path / f"theirs.{fmt}"
+    theirs.write_bytes(b"someone's figure")
+    capsys.readouterr()
+    assert main(["plot", str(stored), "--out", str(theirs)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"ddlab: error: out = '{theirs}': exists and was not written by ddlab; "
+                   f"use --force to replace it")
+    assert theirs.read_bytes() == b"someone's figure"
+    assert main(["plot", str(stored), "--out", str(theirs), "--force"]) == 0
+    assert theirs.read_bytes() == mine.read_bytes()

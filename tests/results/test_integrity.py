@@ -37,7 +37,7 @@ def one_line(capsys) -> tuple[str, str]:
 def chunk_files(path: Path) -> dict[str, bytes]:
     """Every zarr chunk file of the store but wall_time's, and the metadata."""
     return {str(f.relative_to(path)): f.read_bytes() for f in sorted(path.rglob("*"))
-            if f.is_file() and f.parent.name != "wall_time" and f.name != LOG_NAME
+            if f.is_file() and f.parent.name != "wall_time" and f != path / LOG_NAME
             and not f.name.startswith(".z")}
 
 

@@ -26,7 +26,7 @@ def test_public_api_is_pinned():
         "__version__", "analysis", "best_in_class", "bias_variance", "config", "decompose",
         "export_netcdf", "generalization_gap", "load_experiment", "make_data", "make_model",
         "minibatch_order", "open_results", "plan_chunks", "plot", "results", "risks", "run",
-        "sim", "summarize", "table", "theory", "trained_model"]
+        "sim", "summarize", "table", "theory", "trained_model", "verify"]
     for name in ddlab.__all__:
         assert getattr(ddlab, name) is not None
     for module in (ddlab.config, ddlab.results, ddlab.analysis, ddlab.theory, ddlab.sim):
