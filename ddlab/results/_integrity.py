@@ -9,7 +9,12 @@ the region it wrote (``[start, stop)`` per dim), the store's dim sizes, and
 the size and CRC-32 of every zarr chunk file it touched (``null`` for one zarr
 did not write: all fill value) and of the coordinate files. A zarr chunk
 file may be shared by several run chunks: the last line that names it holds
-its current content.
+its current content. Before a run chunk writes, an *intent* line names the
+files it is about to rewrite: a file that differs from its last record but
+has a later intent was being rewritten when the run stopped. zarr replaces a
+chunk file whole (the old cells' values with the new ones), so the cells
+already completed in it are intact; it is not damage, and the cells of the
+interrupted chunk are not flagged completed, so the next run recomputes them.
 
 :func:`check` compares the files with their last lines, reading only the
 files' bytes (no decompression): a cell is *damaged* when it is flagged
@@ -35,8 +40,8 @@ import xarray as xr
 
 from ._files import NOFOLLOW
 
-__all__ = ["LOG", "VerifyReport", "append_record", "check", "coordinate_keys", "file_sums",
-           "touched_keys"]
+__all__ = ["LOG", "VerifyReport", "append_intent", "append_record", "check", "coordinate_keys",
+           "file_sums", "touched_keys"]
 
 #: the checksum log, relative to the store
 LOG = "completed/.ddlab_checksums.jsonl"
@@ -118,12 +123,21 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def append_intent(root: Path, sizes: Mapping[str, int], keys: Iterable[str]) -> None:
+    """Append (durably) the line naming the files a run chunk is about to rewrite."""
+    _append(root, {"shape": dict(sizes), "intent": sorted(keys)})
+
+
 def append_record(root: Path, region: Mapping[str, tuple[int, int]],
                   sizes: Mapping[str, int], sums: Mapping[str, list[int] | None],
                   coords: Mapping[str, list[int] | None]) -> None:
     """Append (durably) one run chunk's line to the store's checksum log."""
-    line = json.dumps({"region": dict(region), "shape": dict(sizes), "files": dict(sums),
-                       "coords": dict(coords)}, separators=(",", ":"))
+    _append(root, {"region": dict(region), "shape": dict(sizes), "files": dict(sums),
+                   "coords": dict(coords)})
+
+
+def _append(root: Path, record: Mapping[str, Any]) -> None:
+    line = json.dumps(record, separators=(",", ":"))
     fd = os.open(root / LOG, os.O_RDWR | os.O_APPEND | os.O_CREAT | NOFOLLOW, 0o644)
     try:  # a line torn by a kill stays alone on its line, and is skipped
         torn = os.fstat(fd).st_size and os.pread(fd, 1, os.fstat(fd).st_size - 1) != b"\n"
@@ -231,14 +245,17 @@ def check(root: Path, ds: xr.Dataset, completed: np.ndarray, repair: bool) -> Ve
         report.unrecorded = True
         return report
     latest: dict[str, list[int] | None] = {}
+    rewriting: set[str] = set()  # named by an intent after their last record
     for record in records:
-        latest.update(record["files"])
+        rewriting = rewriting.union(record.get("intent", ())) - set(record.get("files", ()))
+        latest.update(record.get("files", {}))
+    records = [r for r in records if "files" in r]
     if records and file_sums(root, records[-1]["coords"]) != records[-1]["coords"]:
         raise ValueError(f"path = '{root}': its coordinates differ from those its cells were "
                          f"computed against; run it again with --fresh (fresh=True)")
     now = file_sums(root, latest)
     report.files = len(now)
-    report.bad_files = sorted(k for k in latest if now[k] != latest[k])
+    report.bad_files = sorted(k for k in latest if now[k] != latest[k] and k not in rewriting)
     bad, covered = set(report.bad_files), np.zeros(completed.shape, dtype=bool)
     damaged = np.zeros(completed.shape, dtype=bool)
     for record in records:

@@ -35,7 +35,14 @@ from xarray.core import indexing
 from ..config import Experiment
 from ._files import private_dir, remove_tree
 from ._grow import grown_keys, place_values
-from ._integrity import LOG, append_record, coordinate_keys, file_sums, touched_keys
+from ._integrity import (
+    LOG,
+    append_intent,
+    append_record,
+    coordinate_keys,
+    file_sums,
+    touched_keys,
+)
 from ._lock import StoreLock
 from ._provenance import SCHEMA, STORE_MARK, experiment_of, history_line
 from ._schema import FLAGS, METRICS, build_dataset, dim_sizes, variable_dims
@@ -328,11 +335,12 @@ class ZarrStore(MemoryStore):
         index = self._index("completed", region)
         sizes = {str(d): int(n) for d, n in self.ds.sizes.items()}
         bounds = {d: s.indices(sizes[d])[:2] for d, s in region.items()}
+        keys = [k for name in arrays
+                for k in touched_keys(self.path, name, self.ds[name].dims, bounds)]
         with self._space():
+            append_intent(self.path, sizes, keys)  # a rewrite cut short is not damage
             for name, values in arrays.items():
                 self.group[name][self._index(name, region)] = values
-            keys = [k for name in arrays
-                    for k in touched_keys(self.path, name, self.ds[name].dims, bounds)]
             # durable, and recorded, before the cells are flagged completed
             append_record(self.path, bounds, sizes, file_sums(self.path, keys, sync=True),
                           self._coords)

@@ -213,3 +213,30 @@ def test_fsync_reaches_every_file_written_before_the_flag(monkeypatch, tmp_path,
     ddlab.run(config, out=out, device="cpu", progress=False, chunk_units=6)
     assert str(out / "test_loss" / "0.0.0.0") in synced
     assert str(out / "test_loss") in synced and str(out / LOG_NAME) in synced
+
+
+def test_a_rewrite_cut_short_is_not_damage(tmp_path, config, capsys, monkeypatch):
+    """Killed after its files are rewritten, before their line: the run chunks that share
+    those files are intact (zarr replaces a chunk file whole), so only the cut one reruns."""
+    import ddlab.results._store as store_module
+
+    ref = tmp_path / "ref.zarr"
+    assert _run(config, ref) == 0
+    out, calls = tmp_path / "cut.zarr", []
+    record = store_module.append_record
+
+    def cut(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 4:  # the creation, two run chunks, then the third: files written
+            raise KeyboardInterrupt
+        return record(*args, **kwargs)
+
+    monkeypatch.setattr(store_module, "append_record", cut)
+    assert _run(config, out) == 130
+    monkeypatch.setattr(store_module, "append_record", record)
+    capsys.readouterr()
+    report = ddlab.verify(out)
+    assert report.ok and report.damaged == 0 and report.bad_files == [], str(report)
+    assert _run(config, out) == 0
+    assert _computed(out) == 3  # the cut chunk and the two never begun
+    assert chunk_files(out) == chunk_files(ref)
