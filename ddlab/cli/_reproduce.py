@@ -22,6 +22,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
+from .._orphans import die_with_parent
 from .._version import __version__
 from ..results import check_writable, experiment_of, open_results
 from ._paperfile import Entry, PaperFile, read_paper_file
@@ -190,7 +191,8 @@ def reproduce(quick: bool = False, out: str | Path | None = None,
         from ..sim import estimate_seconds
 
         spawn = multiprocessing.get_context("spawn")  # no torch or matplotlib state forked
-        with ProcessPoolExecutor(jobs, mp_context=spawn) as pool:
+        with ProcessPoolExecutor(jobs, mp_context=spawn, initializer=die_with_parent,
+                                 initargs=(os.getpid(),)) as pool:
             order = sorted(entries, key=lambda e: -estimate_seconds(e.experiment(quick)))
             futures = {pool.submit(_experiment, e, quick, root): e for e in order}
             for future in as_completed(futures):

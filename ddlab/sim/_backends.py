@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from joblib import Parallel, delayed
 
+from .._orphans import die_with_parent, guarded
 from .._version import __version__
 
 __all__ = ["BACKENDS", "CONNECT_TIMEOUT_S", "Pool", "check_backend", "claimed_device",
@@ -60,8 +61,9 @@ def claimed_device(default: str) -> str:
     return _CLAIMED[0] if _CLAIMED else default
 
 
-def _claim(devices: Any) -> None:
+def _claim(devices: Any, parent: int) -> None:
     """Device pool initializer: take one device off the queue, for this process's lifetime."""
+    die_with_parent(parent)
     _CLAIMED.append(devices.get())
 
 
@@ -107,7 +109,7 @@ class Pool:
         if self._n_jobs == 1 or len(tasks) <= 1:
             return (fn(*task) for task in tasks)
         return Parallel(n_jobs=self._n_jobs, return_as="generator_unordered")(
-            delayed(fn)(*task) for task in tasks)
+            delayed(guarded)(os.getpid(), fn, *task) for task in tasks)
 
     def _executed(self, fn: Callable[..., Any], tasks: list[tuple[Any, ...]]) -> Iterator[Any]:
         """A device pool's results as they finish, at most two chunks in flight per device."""
@@ -199,7 +201,7 @@ def open_pool(backend: str, scheduler: Any, n_jobs: int,
         for device in devices:
             queue.put(device)
         with cf.ProcessPoolExecutor(len(devices), mp_context=context, initializer=_claim,
-                                    initargs=(queue,)) as executor:
+                                    initargs=(queue, os.getpid())) as executor:
             yield Pool("local", f"{len(devices)} processes, one per device "
                                 f"({', '.join(devices)})", n_jobs=len(devices), executor=executor)
         return

@@ -14,6 +14,7 @@ They are used by ``ddlab reproduce`` (the paper's speed table) and ``benchmarks/
 from __future__ import annotations
 
 import copy
+import os
 
 import numpy as np
 import torch
@@ -21,6 +22,7 @@ from joblib import Parallel, delayed
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
+from .._orphans import guarded
 from ..config import Experiment
 from ._data import make_data
 
@@ -76,7 +78,8 @@ def per_model_loop(experiment: Experiment, sims: int, n_jobs: int = 1) -> list[n
     """
     args = _samples(experiment)
     return [np.stack(Parallel(n_jobs=n_jobs)(
-        delayed(_one_model)(*args, width, seed, experiment.train.epochs, experiment.train.lr)
+        delayed(guarded)(os.getpid(), _one_model, *args, width, seed,
+                         experiment.train.epochs, experiment.train.lr)
         for seed in range(sims))) for width in experiment.model.width]
 
 
