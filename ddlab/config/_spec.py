@@ -66,7 +66,24 @@ class DataSpec:
     ``ddlab[real]``). ``noise`` is the standard deviation sigma of the Gaussian
     noise on y; ``n_population`` noise-free points measure ``f_error``, drawn as
     ``population`` (``sobol``: independently scrambled Sobol replicates, or ``iid``).
+    ``blocks`` (``linear`` target, ``normal`` inputs) splits the inputs into
+    feature blocks, each a tuple of ``(name, value)`` pairs ``dim``, ``scale``,
+    ``signal``: block b has inputs ~ N(0, scale_b^2) and beta isotropic within
+    it with ||beta_b||^2 = signal_b; ``dim`` and ``signal`` are then the totals.
     """
+
+    def block_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per-feature input scale and E[beta_i^2], and the block index of each feature.
+
+        Without blocks: one block of ``dim`` unit-scale features holding ``signal``.
+        """
+        blocks = [dict(b) for b in self.blocks] or [
+            {"dim": self.dim, "scale": 1.0, "signal": self.signal}]
+        dims = [b["dim"] for b in blocks]
+        index = np.repeat(np.arange(len(blocks)), dims)
+        scale = np.repeat([b["scale"] for b in blocks], dims)
+        beta2 = np.repeat([b["signal"] / b["dim"] for b in blocks], dims)
+        return scale, beta2, index
 
     target: str = _d("data.target")
     input: str = _d("data.input")
@@ -77,6 +94,7 @@ class DataSpec:
     population: str = _d("data.population")
     noise: float = _d("data.noise")
     signal: float = _d("data.signal")
+    blocks: tuple[tuple[tuple[str, Any], ...], ...] = _d("data.blocks")
     teacher_width: int = _d("data.teacher_width")
 
 
