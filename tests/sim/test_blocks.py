@@ -1,5 +1,7 @@
 """Block-anisotropic inputs of the linear target (``data.blocks``)."""
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -53,11 +55,10 @@ def test_population_inputs_scaled():
     ({"blocks": 3}, "data.blocks = 3: expected a list"),
 ])
 def test_bad_blocks(data, message):
-    with pytest.raises(ValueError, match="^" + message.replace("[", r"\[").replace(
-            "(", r"\(").replace(")", r"\)").replace(".", r"\.")):
+    with pytest.raises(ValueError, match="^" + re.escape(message)):
         _exp(**data)
 
 
 def test_bad_blocks_target():
-    with pytest.raises(ValueError, match="^data.target = 'teacher': data.blocks needs"):
+    with pytest.raises(ValueError, match=r"^data\.target = 'teacher': data\.blocks needs"):
         load_experiment({"data": {"target": "teacher", "input": "normal", "blocks": BLOCKS}})
