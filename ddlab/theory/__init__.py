@@ -4,6 +4,7 @@ Every function returns the **excess risk** E(f̂ - f)² (the test MSE minus
 sigma²) with its bias and variance parts, as a :class:`Risk`.
 """
 
+from ._gd import gd_risk, gd_risk_mp
 from ._linear import (
     gd_linear_path,
     linear_excess_risk,
@@ -18,6 +19,8 @@ from ._risk import Risk
 __all__ = [
     "Risk",
     "gd_linear_path",
+    "gd_risk",
+    "gd_risk_mp",
     "linear_excess_risk",
     "min_norm_risk",
     "optimal_ridge_lambda",
