@@ -21,7 +21,7 @@ from ..plot._grid import facet_order
 from ._paperfile import Figure
 from ._plot import _figure
 
-__all__ = ["chosen_lr", "draw", "gd_path", "theory_curve"]
+__all__ = ["chosen_lr", "draw", "gd_path", "gd_theory", "theory_curve"]
 
 _WIDE = (6.4, 3.6)
 #: Figures narrower than this (inches) put their legend below the axes.
@@ -39,9 +39,33 @@ def _legend(size: tuple[float, float]) -> str:
     return "below" if size[0] < _NARROW else "right"
 
 
+#: Monte Carlo designs behind the ``gd`` theory curve (its error is far below the seeds')
+GD_DESIGNS = 500
+
+
+def gd_theory(exp: Experiment, epochs) -> theory.Risk:
+    """:func:`ddlab.theory.gd_risk` of a ``linear`` experiment trained by full-batch GD.
+
+    The model must use every feature (width = data.dim); the designs are drawn
+    from the root seed.
+    """
+    d, m = exp.data, exp.model
+    if m.family != "linear" or m.fit != "gd" or tuple(m.width) != (d.dim,):
+        raise ValueError(f"theory = 'gd': needs family 'linear', fit 'gd' and width = "
+                         f"[data.dim] = [{d.dim}], got {m.family!r}, {m.fit!r}, "
+                         f"{list(m.width)}")
+    blocks = [dict(b) for b in d.blocks] or [{"dim": d.dim, "scale": 1.0, "signal": d.signal}]
+    return theory.gd_risk(d.n_train, blocks, d.noise, exp.train.lr, epochs,
+                          designs=GD_DESIGNS, seed=exp.seeds.root)
+
+
 def theory_curve(exp: Experiment, name: str, ds: xr.Dataset,
                  sel: dict[str, Any]) -> tuple[np.ndarray, theory.Risk, str]:
-    """The exact curve of ``name`` for ``exp`` on a fine width grid, with its label."""
+    """The exact curve of ``name`` for ``exp`` on a fine width (or, ``gd``, epoch) grid,
+    with its label."""
+    if name == "gd":
+        x = np.unique(np.r_[0, np.geomspace(1, exp.train.epochs, 120).round()].astype(int))
+        return x, gd_theory(exp, x), "exact GD risk (mean over designs)"
     d = exp.point([0] * len(exp.sweep)).data if exp.sweep else exp.data
     ridge = float(sel.get("ridge", exp.model.ridge if not exp.sweep else 0.0))
     widths = np.asarray(exp.model.width, dtype=float)
@@ -140,8 +164,9 @@ def _curves(fig: Figure, ds: xr.Dataset, exp: Experiment):
     # exact curves: the pole of min-norm fits sits at p (or N) = n_train
     point = exp.point([0] * len(exp.sweep)) if exp.sweep else exp
     n = point.data.n_train
-    kwargs.setdefault("threshold", (n, f"interpolation threshold "
-                                       f"{coord_symbol(ds, over)} = n = {n}"))
+    if name != "gd":
+            kwargs.setdefault("threshold", (n, f"interpolation threshold "
+                                           f"{coord_symbol(ds, over)} = n = {n}"))
     swept = _sweeps(ds, exp)
     values = [{}] if not swept else [{swept[0]: v.item()} for v in ds[swept[0]].values]
     curves = [theory_curve(exp, name, ds, sel) for sel in values]

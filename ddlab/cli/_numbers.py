@@ -16,7 +16,7 @@ import xarray as xr
 from .. import analysis
 from .._version import __version__
 from ..config import Experiment
-from ._figures import theory_curve
+from ._figures import gd_theory, theory_curve
 
 __all__ = ["experiment_numbers", "macro", "parse", "render", "speed_numbers"]
 
@@ -140,10 +140,36 @@ def experiment_numbers(name: str, ds: xr.Dataset, exp: Experiment,
             label = "".join(str(best[d].values[i]) for d, i in zip(best.dims, index, strict=True))
             out[macro(name, "ChosenLr", label)] = _fmt(float(lr))
     for theory_name in theories:
+        if theory_name == "gd":
+            out |= _epochwise_numbers(key, ds, exp)
+            continue
         gaps = _theory_gaps(ds, exp, theory_name)
         out[key + "TheoryMedianGap"] = _fmt(100 * float(np.median(gaps)), 2)
         out[key + "TheoryMaxGap"] = _fmt(100 * float(np.max(gaps)), 2)
     return out
+
+
+def _epochwise_numbers(key: str, ds: xr.Dataset, exp: Experiment) -> dict[str, str]:
+    """Epoch-wise double descent of the mean f_error and its distance to the GD theory.
+
+    Start (epoch 0), the peak (largest mean) and the dip (smallest mean after the
+    peak), each with its epoch and standard error over data sets; the final value;
+    the theory at the peak and the dip; and the largest |z| = |mean - theory| / SE
+    over the recorded epochs (the theory's own Monte Carlo error is neglected).
+    """
+    f = ds["f_error"].isel(width=0).stack(cell=("data_seed", "init_seed")).compute()
+    mean = f.mean("cell").values
+    se = f.std("cell", ddof=1).values / np.sqrt(f.sizes["cell"])
+    epochs = ds["epoch"].values
+    peak = int(np.argmax(mean))
+    dip = peak + int(np.argmin(mean[peak:]))
+    th = gd_theory(exp, epochs).risk
+    out = {key + "EpochStart": mean[0], key + "EpochFinal": mean[-1],
+           key + "TheoryMaxZ": np.max(np.abs(mean - th) / se)}
+    for name, i in (("EpochPeak", peak), ("EpochDip", dip)):
+        out |= {key + name: mean[i], key + name + "Se": se[i], key + name + "Epoch": epochs[i],
+                key + name + "Theory": th[i]}
+    return {k: _fmt(float(v), 2 if k.endswith("Z") else 3) for k, v in out.items()}
 
 
 def _theory_gaps(ds: xr.Dataset, exp: Experiment, name: str) -> np.ndarray:

@@ -40,7 +40,7 @@ FIGURE_KINDS: dict[str, tuple[str, ...]] = {
               "wrap", "size"),
 }
 #: theory curves a ``curves`` figure can overlay
-THEORIES = ("weak_features", "min_norm", "random_features")
+THEORIES = ("weak_features", "min_norm", "random_features", "gd")
 #: an experiment's or figure's name: a file stem, never a path
 _NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
 #: keys of an ``[[experiments]]`` entry and the TOML type each takes

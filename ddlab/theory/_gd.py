@@ -58,7 +58,7 @@ def _design_path(x: np.ndarray, sigma: np.ndarray, beta2: np.ndarray, noise: flo
     q = (1 - 2 * lr * lam) ** t[:, None]  # (epochs, dim); 1 on the null space
     sv = (v * sigma[:, None]).T @ v  # V^T Sigma V (Sigma diagonal)
     bv = (v * beta2[:, None]).T @ v  # V^T E[beta beta^T] V
-    bias = np.einsum("ki,ij,kj->k", q, sv * bv, q)
+    bias = ((q @ (sv * bv)) * q).sum(axis=1)
     weight = np.divide(np.diag(sv), lam, out=np.zeros_like(lam), where=positive)
     variance = noise**2 / n * ((1 - q) ** 2 @ weight)
     return bias, variance
