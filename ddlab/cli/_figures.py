@@ -59,27 +59,34 @@ def gd_theory(exp: Experiment, epochs) -> theory.Risk:
                           designs=GD_DESIGNS, seed=exp.seeds.root)
 
 
-def theory_curve(exp: Experiment, name: str, ds: xr.Dataset,
-                 sel: dict[str, Any]) -> tuple[np.ndarray, theory.Risk, str]:
-    """The exact curve of ``name`` for ``exp`` on a fine width (or, ``gd``, epoch) grid,
-    with its label."""
+def theory_curve(exp: Experiment, name: str, ds: xr.Dataset, sel: dict[str, Any],
+                 over: str = "width") -> tuple[np.ndarray, theory.Risk, str]:
+    """The exact curve of ``name`` for ``exp`` on a fine grid of ``over``, with its label.
+
+    ``over`` is ``width`` (model-wise, at the experiment's ``n_train``) or a
+    swept ``n_train`` (sample-wise, at the width in ``sel`` or the only one);
+    ``gd`` is always over epochs.
+    """
     if name == "gd":
         x = np.unique(np.r_[0, np.geomspace(1, exp.train.epochs, 120).round()].astype(int))
         return x, gd_theory(exp, x), "exact GD risk (mean over designs)"
     d = exp.point([0] * len(exp.sweep)).data if exp.sweep else exp.data
     ridge = float(sel.get("ridge", exp.model.ridge if not exp.sweep else 0.0))
-    widths = np.asarray(exp.model.width, dtype=float)
+    if over not in ("width", "n_train"):
+        raise ValueError(f"over = {over!r}: theory {name!r} is drawn over width or n_train")
+    values = np.asarray(ds[over].values if over == "n_train" else exp.model.width, dtype=float)
+    x = (np.geomspace(values.min(), values.max(), 400) if name == "random_features"
+         else np.arange(values.min(), values.max() + 1))
+    n, p = (x, float(sel.get("width", exp.model.width[0]))) if over == "n_train" else (
+        d.n_train, x)
     if name == "random_features":
-        x = np.geomspace(widths.min(), widths.max(), 400)
-        risk = theory.random_features_risk(d.n_train, x, d.dim, d.signal, d.noise,
+        risk = theory.random_features_risk(n, p, d.dim, d.signal, d.noise,
                                            exp.model.activation, ridge=ridge)
-        label = "Mei–Montanari asymptotics" + (f", λ = {ridge:g}" if ridge else "")
-        return x, risk, label
-    x = np.arange(widths.min(), widths.max() + 1)
+        return x, risk, "Mei–Montanari asymptotics" + (f", λ = {ridge:g}" if ridge else "")
     if name == "weak_features":
-        return x, theory.weak_features_risk(d.n_train, x, d.dim, d.signal, d.noise), \
+        return x, theory.weak_features_risk(n, p, d.dim, d.signal, d.noise), \
             "exact (Belkin, Hsu & Xu 2019)"
-    return x, theory.min_norm_risk(d.n_train, x, d.signal, d.noise), "exact min-norm risk"
+    return x, theory.min_norm_risk(n, p, d.signal, d.noise), "exact min-norm risk"
 
 
 def gd_path(exp: Experiment, ds: xr.Dataset) -> xr.DataArray:
@@ -164,12 +171,15 @@ def _curves(fig: Figure, ds: xr.Dataset, exp: Experiment):
     # exact curves: the pole of min-norm fits sits at p (or N) = n_train
     point = exp.point([0] * len(exp.sweep)) if exp.sweep else exp
     n = point.data.n_train
-    if name != "gd":
-            kwargs.setdefault("threshold", (n, f"interpolation threshold "
+    if over == "n_train":
+        p = int(exp.model.width[0])
+        kwargs.setdefault("threshold", (p, f"interpolation threshold n = p = {p}"))
+    elif name != "gd":
+        kwargs.setdefault("threshold", (n, f"interpolation threshold "
                                            f"{coord_symbol(ds, over)} = n = {n}"))
-    swept = _sweeps(ds, exp)
+    swept = [d for d in _sweeps(ds, exp) if d != over]
     values = [{}] if not swept else [{swept[0]: v.item()} for v in ds[swept[0]].values]
-    curves = [theory_curve(exp, name, ds, sel) for sel in values]
+    curves = [theory_curve(exp, name, ds, sel, over) for sel in values]
     x, risk, label = curves[0]
     label = label.split(", λ")[0] + (f" (one per {swept[0]})" if swept else "")
     drawn = plot.curves(ds, var, over=over, ax=ax, theory=(x, risk, label), **kwargs)
