@@ -4,6 +4,7 @@ Every function returns the **excess risk** E(f̂ - f)² (the test MSE minus
 sigma²) with its bias and variance parts, as a :class:`Risk`.
 """
 
+from ._dof import ridge_dof, ridge_dof_mp
 from ._gd import gd_risk, gd_risk_mp
 from ._linear import (
     gd_linear_path,
@@ -25,6 +26,8 @@ __all__ = [
     "min_norm_risk",
     "optimal_ridge_lambda",
     "random_features_risk",
+    "ridge_dof",
+    "ridge_dof_mp",
     "ridge_risk",
     "weak_features_risk",
 ]
