@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
+from conftest import RTOL64
 
 from ddlab.theory import ridge_dof, ridge_dof_mp
-from conftest import RTOL64
 
 
 def test_exact_dof_is_the_trace_of_the_smoother():
