@@ -21,7 +21,7 @@ from ..plot._grid import facet_order
 from ._paperfile import Figure
 from ._plot import _figure
 
-__all__ = ["chosen_lr", "draw", "gd_path", "gd_theory", "theory_curve"]
+__all__ = ["chosen_lr", "draw", "effective_dof", "gd_path", "gd_theory", "theory_curve"]
 
 _WIDE = (6.4, 3.6)
 #: Figures narrower than this (inches) put their legend below the axes.
@@ -126,6 +126,61 @@ def _gd_path_figure(ds: xr.Dataset, exp: Experiment, size: tuple[float, float]):
     return ax.figure
 
 
+def effective_dof(exp: Experiment, ds: xr.Dataset, at_population: bool = True) -> xr.DataArray:
+    """Exact effective degrees of freedom of every cell's ridge fit.
+
+    :func:`ddlab.theory.ridge_dof` of the cell's fitted design (its features of
+    its own training inputs) for each penalty of a swept ``model.ridge`` (or the
+    one penalty): with ``at_population`` the generalized effective number of
+    parameters at (the first 500 of) the population inputs (Curth et al. 2023),
+    else tr(S). Dims ``(ridge, width, data_seed, init_seed)``.
+    """
+    from ..sim import make_data, make_model
+
+    point = exp.point([0] * len(exp.sweep)) if exp.sweep else exp
+    ridges = np.atleast_1d(ds["ridge"].values if "ridge" in ds.dims else exp.model.ridge)
+    cells = [(int(s), int(i)) for s in ds["data_seed"].values for i in ds["init_seed"].values]
+    out = np.empty((len(ridges), ds.sizes["width"], len(cells)))
+    for c, (seed, init) in enumerate(cells):
+        data = make_data(point, seed)
+        for w_i, width in enumerate(ds["width"].values):
+            features = make_model(point, int(width), seed, init)[:-1].to(data.x_train.dtype)
+            phi, at = (features(x).detach().double().numpy()
+                       for x in (data.x_train, data.x_pop[:500]))
+            out[:, w_i, c] = theory.ridge_dof(phi, ridges, at=at if at_population else None)
+    shape = (len(ridges), ds.sizes["width"], ds.sizes["data_seed"], ds.sizes["init_seed"])
+    name = ("generalized effective number of parameters" if at_population
+            else "effective degrees of freedom tr(S)")
+    return xr.DataArray(out.reshape(shape), dims=("ridge", "width", "data_seed", "init_seed"),
+                        coords={"ridge": ridges, "width": ds["width"].values,
+                                "data_seed": ds["data_seed"], "init_seed": ds["init_seed"]},
+                        attrs={"long_name": name, "units": "1"})
+
+
+def _dof_figure(ds: xr.Dataset, exp: Experiment, size: tuple[float, float]):
+    """Mean final f_error against the mean generalized effective number of parameters
+    (at the population inputs), a line per penalty."""
+    dof = effective_dof(exp, ds).mean(("data_seed", "init_seed"))
+    risk = ds["f_error"].isel(epoch=-1).mean(("data_seed", "init_seed")).compute()
+    ax = _figure(size, axes=True)
+    with plot.style():
+        for lam in dof["ridge"].values:
+            y = risk.sel(ridge=lam) if "ridge" in risk.dims else risk
+            ax.plot(dof.sel(ridge=lam).values, y.values, marker="o", markersize=2.5,
+                    label=f"λ = {lam:g}")
+        n = (exp.point([0] * len(exp.sweep)) if exp.sweep else exp).data.n_train
+        ax.axvline(n, color="0.25", linestyle=":", linewidth=1.0, label=f"n = {n}")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("effective parameters at test inputs\n(Curth et al. 2023; mean)")
+        ax.set_ylabel(f"{risk.attrs.get('long_name', 'f_error')}\n(final epoch, mean)")
+        ax.legend(frameon=False, fontsize="small",
+                  **({"loc": "upper center", "bbox_to_anchor": (0.5, -0.3), "ncols": 2}
+                     if _legend(size) == "below" else {"loc": "upper left",
+                                                        "bbox_to_anchor": (1.02, 1.0)}))
+    return ax.figure
+
+
 def chosen_lr(ds: xr.Dataset, var: str = "train_loss") -> xr.DataArray:
     """The learning rate a range test picks: the lowest final loss (median over seeds and
     widths), per value of the other swept keys."""
@@ -216,6 +271,8 @@ def draw(fig: Figure, ds: xr.Dataset, exp: Experiment, quick: bool):
         return _curves(fig, ds, exp)
     if fig.kind == "gd_path":
         return _gd_path_figure(ds, exp, _size(fig, _WIDE))
+    if fig.kind == "dof":
+        return _dof_figure(ds, exp, _size(fig, _WIDE))
     if fig.kind == "lr_range":
         return _lr_range_figure(ds, _size(fig, _WIDE))
     size = _size(fig, _WIDE)

@@ -34,6 +34,7 @@ FIGURE_KINDS: dict[str, tuple[str, ...]] = {
     "curves": ("var", "over", "at", "band", "threshold", "theory", "log", "size"),
     "bias_variance": ("over", "at", "size"),
     "gd_path": ("size",),
+    "dof": ("size",),
     "lr_range": ("size",),
     "decomposition": ("over", "at", "restarts", "epochs", "n_samples", "size"),
     "sweep": ("var", "row", "col", "over", "at", "kind", "x", "y", "norm", "band", "log",

@@ -18,8 +18,16 @@ import numpy as np
 __all__ = ["ridge_dof", "ridge_dof_mp"]
 
 
-def ridge_dof(features, ridge) -> np.ndarray:
-    """Exact effective degrees of freedom tr(S) of a ridge fit on ``features``.
+def ridge_dof(features, ridge, at=None) -> np.ndarray:
+    """Exact effective degrees of freedom of a ridge fit on ``features``.
+
+    Without ``at``: tr(S), the in-sample degrees of freedom. With test inputs'
+    features ``at`` (m x N): the generalized effective number of parameters of
+    Curth, Jeffares & van der Schaar (2023), (n / m) sum_j ||s(x_j)||^2 with
+    s(x) = Phi (Phi^T Phi + n ridge I)^{-1} phi(x) the smoother weights of a
+    prediction at x; it is p for least squares on p < n features evaluated at
+    its own inputs, and grows beyond p (towards infinity) near the interpolation
+    threshold when evaluated at new inputs.
 
     Parameters
     ----------
@@ -28,21 +36,26 @@ def ridge_dof(features, ridge) -> np.ndarray:
     ridge : float or array_like
         Penalty in (1/n) ||y - Phi a||^2 + ridge ||a||^2 (0: the min-norm fit,
         whose tr(S) is the rank); arrays give one value each.
+    at : array_like (m, N), optional
+        Features of the inputs at which predictions are made.
 
     Returns
     -------
     ndarray
-        tr(S), of the shape of ``ridge``.
+        The degrees of freedom, of the shape of ``ridge``.
     """
     phi = np.asarray(features, dtype=float)
-    lam = np.asarray(ridge, dtype=float)
+    lam = np.asarray(ridge, dtype=float)[..., None]
     if phi.ndim != 2 or np.any(lam < 0):
         raise ValueError(f"features of shape {phi.shape}, ridge = {ridge!r}: expected a 2-D "
                          f"design and ridge >= 0")
-    s2 = np.linalg.svd(phi, compute_uv=False) ** 2
-    s2 = s2[s2 > s2.max() * max(phi.shape) * np.finfo(float).eps]
-    n = phi.shape[0]
-    return (s2 / (s2 + n * lam[..., None])).sum(-1)
+    _, s, vt = np.linalg.svd(phi, full_matrices=False)
+    keep = s > s.max() * max(phi.shape) * np.finfo(float).eps
+    s, vt, n = s[keep], vt[keep], phi.shape[0]
+    if at is None:
+        return (s**2 / (s**2 + n * lam)).sum(-1)
+    coef = (np.asarray(at, dtype=float) @ vt.T) ** 2  # (m, rank)
+    return n * ((s / (s**2 + n * lam)) ** 2 @ coef.mean(0))
 
 
 def ridge_dof_mp(gamma, ridge, scale: float = 1.0) -> np.ndarray:

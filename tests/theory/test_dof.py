@@ -32,3 +32,17 @@ def test_bad_input():
         ridge_dof(np.ones((3, 2)), -1)
     with pytest.raises(ValueError, match=r"^gamma = 0"):
         ridge_dof_mp(0, 0.1)
+
+
+def test_generalized_effective_parameters():
+    rng = np.random.default_rng(3)
+    n, p, lam = 40, 15, 0.05
+    phi = rng.standard_normal((n, p))
+    s = phi @ np.linalg.solve(phi.T @ phi + n * lam * np.eye(p), phi.T)
+    # at the training inputs: (n / n) sum_i ||row i of S||^2 = tr(S^T S)
+    np.testing.assert_allclose(ridge_dof(phi, lam, at=phi), np.trace(s.T @ s), rtol=RTOL64)
+    assert ridge_dof(phi, 0.0, at=phi) == pytest.approx(p, rel=RTOL64)
+    # least squares at new Gaussian inputs: E x^T (X^T X)^{-1} x = p / (n - p - 1)
+    draws = [ridge_dof(rng.standard_normal((n, p)), 0.0, at=rng.standard_normal((200, p)))
+             for _ in range(400)]
+    assert np.mean(draws) == pytest.approx(n * p / (n - p - 1), rel=0.03)
