@@ -72,19 +72,6 @@ class DataSpec:
     it with ||beta_b||^2 = signal_b; ``dim`` and ``signal`` are then the totals.
     """
 
-    def block_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per-feature input scale and E[beta_i^2], and the block index of each feature.
-
-        Without blocks: one block of ``dim`` unit-scale features holding ``signal``.
-        """
-        blocks = [dict(b) for b in self.blocks] or [
-            {"dim": self.dim, "scale": 1.0, "signal": self.signal}]
-        dims = [b["dim"] for b in blocks]
-        index = np.repeat(np.arange(len(blocks)), dims)
-        scale = np.repeat([b["scale"] for b in blocks], dims)
-        beta2 = np.repeat([b["signal"] / b["dim"] for b in blocks], dims)
-        return scale, beta2, index
-
     target: str = _d("data.target")
     input: str = _d("data.input")
     dim: int = _d("data.dim")
@@ -96,6 +83,12 @@ class DataSpec:
     signal: float = _d("data.signal")
     blocks: tuple[tuple[tuple[str, Any], ...], ...] = _d("data.blocks")
     teacher_width: int = _d("data.teacher_width")
+
+    def block_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per-feature input scale and block index (one unit-scale block without blocks)."""
+        dims = [dict(b)["dim"] for b in self.blocks] or [self.dim]
+        scales = [dict(b)["scale"] for b in self.blocks] or [1.0]
+        return np.repeat(scales, dims), np.repeat(np.arange(len(dims)), dims)
 
 
 @dataclass(frozen=True)

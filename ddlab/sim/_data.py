@@ -70,7 +70,7 @@ def target_function(spec: DataSpec, root: int, data_seed: int):
     if spec.target == "linear":
         g = normals(root, "target", data_seed, shape=(spec.dim,))
         if spec.blocks:  # ||beta_b||^2 = signal_b in each block
-            index = torch.from_numpy(spec.block_arrays()[2])
+            index = torch.from_numpy(spec.block_arrays()[1])
             signal = torch.tensor([dict(b)["signal"] for b in spec.blocks], dtype=g.dtype)
             norm2 = torch.zeros_like(signal).index_add_(0, index, g**2)
             beta = g * (signal / norm2).sqrt()[index]
