@@ -21,7 +21,7 @@ from ..plot._grid import facet_order
 from ._paperfile import Figure
 from ._plot import _figure
 
-__all__ = ["chosen_lr", "draw", "gd_path", "theory_curve"]
+__all__ = ["chosen_lr", "draw", "effective_dof", "gd_path", "gd_theory", "theory_curve"]
 
 _WIDE = (6.4, 3.6)
 #: Figures narrower than this (inches) put their legend below the axes.
@@ -39,23 +39,54 @@ def _legend(size: tuple[float, float]) -> str:
     return "below" if size[0] < _NARROW else "right"
 
 
-def theory_curve(exp: Experiment, name: str, ds: xr.Dataset,
-                 sel: dict[str, Any]) -> tuple[np.ndarray, theory.Risk, str]:
-    """The exact curve of ``name`` for ``exp`` on a fine width grid, with its label."""
+#: Monte Carlo designs behind the ``gd`` theory curve (its error is far below the seeds')
+GD_DESIGNS = 500
+
+
+def gd_theory(exp: Experiment, epochs) -> theory.Risk:
+    """:func:`ddlab.theory.gd_risk` of a ``linear`` experiment trained by full-batch GD.
+
+    The model must use every feature (width = data.dim); the designs are drawn
+    from the root seed.
+    """
+    d, m = exp.data, exp.model
+    if m.family != "linear" or m.fit != "gd" or tuple(m.width) != (d.dim,):
+        raise ValueError(f"theory = 'gd': needs family 'linear', fit 'gd' and width = "
+                         f"[data.dim] = [{d.dim}], got {m.family!r}, {m.fit!r}, "
+                         f"{list(m.width)}")
+    blocks = [dict(b) for b in d.blocks] or [{"dim": d.dim, "scale": 1.0, "signal": d.signal}]
+    return theory.gd_risk(d.n_train, blocks, d.noise, exp.train.lr, epochs,
+                          designs=GD_DESIGNS, seed=exp.seeds.root)
+
+
+def theory_curve(exp: Experiment, name: str, ds: xr.Dataset, sel: dict[str, Any],
+                 over: str = "width") -> tuple[np.ndarray, theory.Risk, str]:
+    """The exact curve of ``name`` for ``exp`` on a fine grid of ``over``, with its label.
+
+    ``over`` is ``width`` (model-wise, at the experiment's ``n_train``) or a
+    swept ``n_train`` (sample-wise, at the width in ``sel`` or the only one);
+    ``gd`` is always over epochs.
+    """
+    if name == "gd":
+        x = np.unique(np.r_[0, np.geomspace(1, exp.train.epochs, 120).round()].astype(int))
+        return x, gd_theory(exp, x), "exact GD risk (mean over designs)"
     d = exp.point([0] * len(exp.sweep)).data if exp.sweep else exp.data
     ridge = float(sel.get("ridge", exp.model.ridge if not exp.sweep else 0.0))
-    widths = np.asarray(exp.model.width, dtype=float)
+    if over not in ("width", "n_train"):
+        raise ValueError(f"over = {over!r}: theory {name!r} is drawn over width or n_train")
+    values = np.asarray(ds[over].values if over == "n_train" else exp.model.width, dtype=float)
+    x = (np.geomspace(values.min(), values.max(), 400) if name == "random_features"
+         else np.arange(values.min(), values.max() + 1))
+    n, p = (x, float(sel.get("width", exp.model.width[0]))) if over == "n_train" else (
+        d.n_train, x)
     if name == "random_features":
-        x = np.geomspace(widths.min(), widths.max(), 400)
-        risk = theory.random_features_risk(d.n_train, x, d.dim, d.signal, d.noise,
+        risk = theory.random_features_risk(n, p, d.dim, d.signal, d.noise,
                                            exp.model.activation, ridge=ridge)
-        label = "Mei–Montanari asymptotics" + (f", λ = {ridge:g}" if ridge else "")
-        return x, risk, label
-    x = np.arange(widths.min(), widths.max() + 1)
+        return x, risk, "Mei–Montanari asymptotics" + (f", λ = {ridge:g}" if ridge else "")
     if name == "weak_features":
-        return x, theory.weak_features_risk(d.n_train, x, d.dim, d.signal, d.noise), \
+        return x, theory.weak_features_risk(n, p, d.dim, d.signal, d.noise), \
             "exact (Belkin, Hsu & Xu 2019)"
-    return x, theory.min_norm_risk(d.n_train, x, d.signal, d.noise), "exact min-norm risk"
+    return x, theory.min_norm_risk(n, p, d.signal, d.noise), "exact min-norm risk"
 
 
 def gd_path(exp: Experiment, ds: xr.Dataset) -> xr.DataArray:
@@ -92,6 +123,61 @@ def _gd_path_figure(ds: xr.Dataset, exp: Experiment, size: tuple[float, float]):
         ax.plot(ds["epoch"].values, exact.sel(width=width).values, linestyle="--",
                 color=drawn.theory.get_color(), linewidth=drawn.theory.get_linewidth(),
                 zorder=drawn.theory.get_zorder())
+    return ax.figure
+
+
+def effective_dof(exp: Experiment, ds: xr.Dataset, at_population: bool = True) -> xr.DataArray:
+    """Exact effective degrees of freedom of every cell's ridge fit.
+
+    :func:`ddlab.theory.ridge_dof` of the cell's fitted design (its features of
+    its own training inputs) for each penalty of a swept ``model.ridge`` (or the
+    one penalty): with ``at_population`` the generalized effective number of
+    parameters at (the first 500 of) the population inputs (Curth et al. 2023),
+    else tr(S). Dims ``(ridge, width, data_seed, init_seed)``.
+    """
+    from ..sim import make_data, make_model
+
+    point = exp.point([0] * len(exp.sweep)) if exp.sweep else exp
+    ridges = np.atleast_1d(ds["ridge"].values if "ridge" in ds.dims else exp.model.ridge)
+    cells = [(int(s), int(i)) for s in ds["data_seed"].values for i in ds["init_seed"].values]
+    out = np.empty((len(ridges), ds.sizes["width"], len(cells)))
+    for c, (seed, init) in enumerate(cells):
+        data = make_data(point, seed)
+        for w_i, width in enumerate(ds["width"].values):
+            features = make_model(point, int(width), seed, init)[:-1].to(data.x_train.dtype)
+            phi, at = (features(x).detach().double().numpy()
+                       for x in (data.x_train, data.x_pop[:500]))
+            out[:, w_i, c] = theory.ridge_dof(phi, ridges, at=at if at_population else None)
+    shape = (len(ridges), ds.sizes["width"], ds.sizes["data_seed"], ds.sizes["init_seed"])
+    name = ("generalized effective number of parameters" if at_population
+            else "effective degrees of freedom tr(S)")
+    return xr.DataArray(out.reshape(shape), dims=("ridge", "width", "data_seed", "init_seed"),
+                        coords={"ridge": ridges, "width": ds["width"].values,
+                                "data_seed": ds["data_seed"], "init_seed": ds["init_seed"]},
+                        attrs={"long_name": name, "units": "1"})
+
+
+def _dof_figure(ds: xr.Dataset, exp: Experiment, size: tuple[float, float]):
+    """Mean final f_error against the mean generalized effective number of parameters
+    (at the population inputs), a line per penalty."""
+    dof = effective_dof(exp, ds).mean(("data_seed", "init_seed"))
+    risk = ds["f_error"].isel(epoch=-1).mean(("data_seed", "init_seed")).compute()
+    ax = _figure(size, axes=True)
+    with plot.style():
+        for lam in dof["ridge"].values:
+            y = risk.sel(ridge=lam) if "ridge" in risk.dims else risk
+            ax.plot(dof.sel(ridge=lam).values, y.values, marker="o", markersize=2.5,
+                    label=f"λ = {lam:g}")
+        n = (exp.point([0] * len(exp.sweep)) if exp.sweep else exp).data.n_train
+        ax.axvline(n, color="0.25", linestyle=":", linewidth=1.0, label=f"n = {n}")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("effective parameters at test inputs\n(Curth et al. 2023; mean)")
+        ax.set_ylabel(f"{risk.attrs.get('long_name', 'f_error')}\n(final epoch, mean)")
+        ax.legend(frameon=False, fontsize="small",
+                  **({"loc": "upper center", "bbox_to_anchor": (0.5, -0.3), "ncols": 2}
+                     if _legend(size) == "below" else {"loc": "upper left",
+                                                        "bbox_to_anchor": (1.02, 1.0)}))
     return ax.figure
 
 
@@ -140,11 +226,15 @@ def _curves(fig: Figure, ds: xr.Dataset, exp: Experiment):
     # exact curves: the pole of min-norm fits sits at p (or N) = n_train
     point = exp.point([0] * len(exp.sweep)) if exp.sweep else exp
     n = point.data.n_train
-    kwargs.setdefault("threshold", (n, f"interpolation threshold "
-                                       f"{coord_symbol(ds, over)} = n = {n}"))
-    swept = _sweeps(ds, exp)
+    if over == "n_train":
+        p = int(exp.model.width[0])
+        kwargs.setdefault("threshold", (p, f"interpolation threshold n = p = {p}"))
+    elif name != "gd":
+        kwargs.setdefault("threshold", (n, f"interpolation threshold "
+                                           f"{coord_symbol(ds, over)} = n = {n}"))
+    swept = [d for d in _sweeps(ds, exp) if d != over]
     values = [{}] if not swept else [{swept[0]: v.item()} for v in ds[swept[0]].values]
-    curves = [theory_curve(exp, name, ds, sel) for sel in values]
+    curves = [theory_curve(exp, name, ds, sel, over) for sel in values]
     x, risk, label = curves[0]
     label = label.split(", λ")[0] + (f" (one per {swept[0]})" if swept else "")
     drawn = plot.curves(ds, var, over=over, ax=ax, theory=(x, risk, label), **kwargs)
@@ -181,6 +271,8 @@ def draw(fig: Figure, ds: xr.Dataset, exp: Experiment, quick: bool):
         return _curves(fig, ds, exp)
     if fig.kind == "gd_path":
         return _gd_path_figure(ds, exp, _size(fig, _WIDE))
+    if fig.kind == "dof":
+        return _dof_figure(ds, exp, _size(fig, _WIDE))
     if fig.kind == "lr_range":
         return _lr_range_figure(ds, _size(fig, _WIDE))
     size = _size(fig, _WIDE)

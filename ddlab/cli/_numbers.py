@@ -16,7 +16,7 @@ import xarray as xr
 from .. import analysis
 from .._version import __version__
 from ..config import Experiment
-from ._figures import theory_curve
+from ._figures import gd_theory, theory_curve
 
 __all__ = ["experiment_numbers", "macro", "parse", "render", "speed_numbers"]
 
@@ -130,6 +130,8 @@ def experiment_numbers(name: str, ds: xr.Dataset, exp: Experiment,
         out[key + "BestHeight"] = _fmt(float(best))
         out[key + "BestPoint"] = where.replace("_", r"\_")
         out[key + "BestTies"] = _fmt(_ties(ds["test_loss"].isel(epoch=-1), best))
+    if exp.sweep_dims == ("n_train",) and len(exp.model.width) == 1:
+        out |= _samplewise_numbers(key, ds)
     if exp.model.family == "linear" and exp.model.fit == "gd":
         from ._figures import gd_path
 
@@ -146,6 +148,9 @@ def experiment_numbers(name: str, ds: xr.Dataset, exp: Experiment,
             label = "".join(str(best[d].values[i]) for d, i in zip(best.dims, index, strict=True))
             out[macro(name, "ChosenLr", label)] = _fmt(float(lr))
     for theory_name in theories:
+        if theory_name == "gd":
+            out |= _epochwise_numbers(key, ds, exp)
+            continue
         gaps = _theory_gaps(ds, exp, theory_name)
         out[key + "TheoryMedianGap"] = _fmt(100 * float(np.median(gaps)), 2)
         out[key + "TheoryMaxGap"] = _fmt(100 * float(np.max(gaps)), 2)
@@ -212,19 +217,66 @@ def classification_numbers(key: str, ds: xr.Dataset, exp: Experiment) -> dict[st
     return out
 
 
+def _samplewise_numbers(key: str, ds: xr.Dataset) -> dict[str, str]:
+    """Sample-wise double descent of the final mean f_error over a swept ``n_train``.
+
+    The best n below the peak, the peak (largest mean) and the largest n, each
+    with the standard error of the mean over seed cells.
+    """
+    f = ds["f_error"].isel(epoch=-1, width=0).stack(cell=("data_seed", "init_seed")).compute()
+    mean = f.mean("cell").values
+    se = f.std("cell", ddof=1).values / np.sqrt(f.sizes["cell"])
+    n = ds["n_train"].values
+    peak = int(np.argmax(mean))
+    low = int(np.argmin(mean[:peak + 1]))
+    out = {}
+    for name, i in (("Low", low), ("Peak", peak), ("Largest", len(n) - 1)):
+        out |= {key + name + "N": _fmt(float(n[i])), key + name + "Risk": _fmt(float(mean[i])),
+                key + name + "RiskSe": _fmt(float(se[i]))}
+    return out
+
+
+def _epochwise_numbers(key: str, ds: xr.Dataset, exp: Experiment) -> dict[str, str]:
+    """Epoch-wise double descent of the mean f_error and its distance to the GD theory.
+
+    Start (epoch 0), the peak (largest mean) and the dip (smallest mean after the
+    peak), each with its epoch and standard error over data sets; the final value;
+    the theory at the peak and the dip; and the largest |z| = |mean - theory| / SE
+    over the recorded epochs (the theory's own Monte Carlo error is neglected).
+    """
+    f = ds["f_error"].isel(width=0).stack(cell=("data_seed", "init_seed")).compute()
+    mean = f.mean("cell").values
+    se = f.std("cell", ddof=1).values / np.sqrt(f.sizes["cell"])
+    epochs = ds["epoch"].values
+    peak = int(np.argmax(mean))
+    dip = peak + int(np.argmin(mean[peak:]))
+    th = gd_theory(exp, epochs).risk
+    out = {key + "EpochStart": mean[0], key + "EpochFinal": mean[-1],
+           key + "TheoryMaxZ": np.max(np.abs(mean - th) / se)}
+    for name, i in (("EpochPeak", peak), ("EpochDip", dip)):
+        out |= {key + name: mean[i], key + name + "Se": se[i], key + name + "Epoch": epochs[i],
+                key + name + "Theory": th[i]}
+    return {k: _fmt(float(v), 2 if k.endswith("Z") else 3) for k, v in out.items()}
+
+
 def _theory_gaps(ds: xr.Dataset, exp: Experiment, name: str) -> np.ndarray:
-    """Relative gaps |simulation - theory| / theory of the mean f_error, away from the pole."""
+    """Relative gaps |simulation - theory| / theory of the mean f_error, away from the pole.
+
+    Along ``width`` (the pole at p = n_train), or along a swept ``n_train`` (at n = p).
+    """
+    over = "n_train" if "n_train" in exp.sweep_dims else "width"
     sim = ds["f_error"].isel(epoch=-1).mean(("data_seed", "init_seed")).compute()
-    points = [{}] if not exp.sweep else [{d: v.item()} for d in exp.sweep_dims
-                                          for v in ds[d].values]
+    others = [d for d in exp.sweep_dims if d != over]
+    points = [{}] if not others else [{d: v.item()} for d in others for v in ds[d].values]
     gaps = []
     for sel in points:
-        curve = sim.sel(sel) if sel else sim
-        x, risk, _ = theory_curve(exp, name, ds, sel)
+        curve = (sim.sel(sel) if sel else sim).squeeze()
+        x, risk, _ = theory_curve(exp, name, ds, sel, over)
         n = (exp.point([0] * len(exp.sweep)) if exp.sweep else exp).data.n_train
-        widths = ds["width"].values.astype(float)
-        far = np.abs(widths - n) > n / 10
-        exact = np.interp(widths, x, np.asarray(risk.risk, dtype=float))
+        pole = float(exp.model.width[0]) if over == "n_train" else n
+        grid = ds[over].values.astype(float)
+        far = np.abs(grid - pole) > pole / 10
+        exact = np.interp(grid, x, np.asarray(risk.risk, dtype=float))
         ok = far & np.isfinite(exact) & (exact > 0)
         gaps.append(np.abs(curve.values[ok] - exact[ok]) / exact[ok])
     return np.concatenate(gaps)

@@ -34,13 +34,14 @@ FIGURE_KINDS: dict[str, tuple[str, ...]] = {
     "curves": ("var", "over", "at", "band", "threshold", "theory", "log", "size"),
     "bias_variance": ("over", "at", "size"),
     "gd_path": ("size",),
+    "dof": ("size",),
     "lr_range": ("size",),
     "decomposition": ("over", "at", "restarts", "epochs", "n_samples", "size"),
     "sweep": ("var", "row", "col", "over", "at", "kind", "x", "y", "norm", "band", "log",
               "wrap", "size"),
 }
 #: theory curves a ``curves`` figure can overlay
-THEORIES = ("weak_features", "min_norm", "random_features")
+THEORIES = ("weak_features", "min_norm", "random_features", "gd")
 #: an experiment's or figure's name: a file stem, never a path
 _NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
 #: keys of an ``[[experiments]]`` entry and the TOML type each takes

@@ -205,6 +205,30 @@ def _betas(key: str, value: Any) -> tuple[float, float]:
             _float(f"{key}[1]", value[1], 0.0, high=1.0))
 
 
+#: keys of one ``data.blocks`` table, with their bounds (low, strict)
+_BLOCK_KEYS = {"dim": None, "scale": (0.0, True), "signal": (0.0, False)}
+
+
+def _blocks(key: str, value: Any) -> tuple[tuple[tuple[str, Any], ...], ...]:
+    """Feature blocks ``[{dim, scale, signal}, ...]`` as tuples of (name, value) pairs."""
+    if not isinstance(value, (list, tuple)):
+        raise fail(key, value, "expected a list of tables {dim, scale, signal}")
+    out = []
+    for i, block in enumerate(value):
+        label = f"{key}[{i}]"
+        if not isinstance(block, Mapping) or set(block) != set(_BLOCK_KEYS):
+            raise fail(label, block, "expected a table with keys dim, scale, signal")
+        out.append((("dim", _int(f"{label}.dim", block["dim"], 1)),
+                    *((k, _float(f"{label}.{k}", block[k], *bounds))
+                      for k, bounds in _BLOCK_KEYS.items() if bounds)))
+    return tuple(out)
+
+
+def _blocks_total(raw: Mapping[str, Any], name: str) -> float:
+    """The sum of ``name`` over the (validated) ``blocks`` of a data section."""
+    return sum(dict(b)[name] for b in _blocks("data.blocks", raw["blocks"]))
+
+
 def _batch(key: str, value: Any) -> int | None:
     return None if value in ("full", None) else _int(key, value, 1)
 
@@ -218,7 +242,7 @@ class Field:
     key : Key
     kind : str
         ``int``, ``float``, ``bool``, ``choice``, ``widths``, ``record``,
-        ``betas`` or ``batch``.
+        ``betas``, ``batch`` or ``blocks``.
     default : object
         The default (TOML form), or a callable of the section's raw mapping
         for defaults that depend on other keys.
@@ -246,7 +270,7 @@ class Field:
     @property
     def native_list(self) -> bool:
         """Whether the key takes a list natively (so a list is never a sweep)."""
-        return self.kind in ("widths", "betas", "record")
+        return self.kind in ("widths", "betas", "record", "blocks")
 
     def default_for(self, raw: Mapping[str, Any]) -> Any:
         """The default, given the rest of the section."""
@@ -270,7 +294,8 @@ class Field:
                 raise fail(k, value, f"expected one of {', '.join(self.choices)}{hint}")
             return value
         parser: Callable[[str, Any], Any] = {"widths": _widths, "record": _record,
-                                             "betas": _betas, "batch": _batch}[self.kind]
+                                             "betas": _betas, "batch": _batch,
+                                             "blocks": _blocks}[self.kind]
         return parser(k, value)
 
 
@@ -292,8 +317,9 @@ FIELDS: tuple[Field, ...] = (
     _f("data", "target", "choice", "exp_diff", choices=TARGETS, doc="true regression function f"),
     _f("data", "input", "choice", "uniform", choices=INPUTS, doc="input distribution"),
     _f("data", "dim", "int",
-       lambda raw: REAL_TARGETS[raw["target"]][0] if _real(raw) else 5, low=1,
-       doc="input dimension"),
+       lambda raw: REAL_TARGETS[raw["target"]][0] if _real(raw)
+       else int(_blocks_total(raw, "dim")) if raw.get("blocks") else 5, low=1,
+       doc="input dimension (with blocks: their total)"),
     _f("data", "n_train", "int", 20, low=1, doc="training sample size"),
     _f("data", "n_test", "int", 20, low=1, doc="test sample size"),
     _f("data", "n_population", "int", lambda raw: 0 if _noiseless(raw) else 10_000, low=0,
@@ -305,7 +331,12 @@ FIELDS: tuple[Field, ...] = (
     _f("data", "label_noise", "float", 0.0, low=0.0,
        doc="probability that a training label is replaced by another class, drawn uniformly"),
     _f("data", "classes", "int", 10, low=2, doc="classes of the teacher_classes target"),
-    _f("data", "signal", "float", 1.0, low=0.0, doc="||beta||^2 of the linear target"),
+    _f("data", "signal", "float",
+       lambda raw: _blocks_total(raw, "signal") if raw.get("blocks") else 1.0, low=0.0,
+       doc="||beta||^2 of the linear target (with blocks: their total)"),
+    _f("data", "blocks", "blocks", [], sweep="",
+       doc="linear target with Gaussian inputs: feature blocks [{dim, scale, signal}, ...], "
+           "x ~ N(0, scale^2), ||beta_block||^2 = signal"),
     _f("data", "teacher_width", "int", 8, low=1, doc="width of the teacher target"),
     _f("model", "family", "choice", "mlp", choices=FAMILIES, sweep="", doc="model family"),
     _f("model", "width", "widths", list(range(1, 11)), sweep="", doc="hidden widths"),

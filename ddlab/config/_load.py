@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ._fields import (
     CLASSIFICATION_TARGETS,
     FIELDS,
@@ -24,7 +26,7 @@ from ._fields import (
     closest,
     fail,
 )
-from ._spec import _SECTIONS, Experiment, Sweep, record_epochs
+from ._spec import _SECTIONS, DataSpec, Experiment, Sweep, record_epochs
 from ._toml import read_toml
 
 __all__ = ["load_experiment"]
@@ -52,6 +54,19 @@ def _build(section: str, raw: Mapping[str, Any]) -> Any:
     return _SECTIONS[section](**values)
 
 
+def _check_blocks(d: DataSpec) -> None:
+    """``data.blocks`` needs the linear target, normal inputs and matching totals."""
+    if d.target != "linear" or d.input != "normal":
+        key, value = (("data.target", d.target) if d.target != "linear"
+                      else ("data.input", d.input))
+        raise fail(key, value, "data.blocks needs target = 'linear' and input = 'normal'")
+    for name in ("dim", "signal"):
+        total = sum(dict(b)[name] for b in d.blocks)
+        if not np.isclose(getattr(d, name), total, rtol=1e-12, atol=0.0):
+            raise fail(f"data.{name}", getattr(d, name),
+                       f"must equal the total over data.blocks ({total:g}) or be left out")
+
+
 def _check(exp: Experiment) -> None:
     """Checks across keys, on one concrete (unswept) experiment."""
     d, m, t = exp.data, exp.model, exp.train
@@ -60,6 +75,8 @@ def _check(exp: Experiment) -> None:
         raise fail("data.dim", d.dim, f"target {d.target!r} is 1-D: dim must be 1")
     if d.target == "exp_diff" and d.dim < 2:
         raise fail("data.dim", d.dim, "target 'exp_diff' needs dim >= 2")
+    if d.blocks:
+        _check_blocks(d)
     if real:
         if d.dim != real[0]:
             raise fail("data.dim", d.dim, f"target {d.target!r} has {real[0]} features")

@@ -69,6 +69,10 @@ class DataSpec:
     label of a classification target is replaced by one of the other classes,
     drawn uniformly; ``n_population`` noise-free points measure ``f_error``, drawn as
     ``population`` (``sobol``: independently scrambled Sobol replicates, or ``iid``).
+    ``blocks`` (``linear`` target, ``normal`` inputs) splits the inputs into
+    feature blocks, each a tuple of ``(name, value)`` pairs ``dim``, ``scale``,
+    ``signal``: block b has inputs ~ N(0, scale_b^2) and beta isotropic within
+    it with ||beta_b||^2 = signal_b; ``dim`` and ``signal`` are then the totals.
     """
 
     target: str = _d("data.target")
@@ -82,7 +86,14 @@ class DataSpec:
     label_noise: float = _d("data.label_noise")
     classes: int = _d("data.classes")
     signal: float = _d("data.signal")
+    blocks: tuple[tuple[tuple[str, Any], ...], ...] = _d("data.blocks")
     teacher_width: int = _d("data.teacher_width")
+
+    def block_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per-feature input scale and block index (one unit-scale block without blocks)."""
+        dims = [dict(b)["dim"] for b in self.blocks] or [self.dim]
+        scales = [dict(b)["scale"] for b in self.blocks] or [1.0]
+        return np.repeat(scales, dims), np.repeat(np.arange(len(dims)), dims)
 
 
 @dataclass(frozen=True)

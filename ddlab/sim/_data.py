@@ -81,7 +81,13 @@ def target_function(spec: DataSpec, root: int, data_seed: int):
         return lambda x: 1 + 2 * x[:, 0] - 3 * x[:, 0] ** 2
     if spec.target == "linear":
         g = normals(root, "target", data_seed, shape=(spec.dim,))
-        beta = g * (spec.signal**0.5 / g.norm())
+        if spec.blocks:  # ||beta_b||^2 = signal_b in each block
+            index = torch.from_numpy(spec.block_arrays()[1])
+            signal = torch.tensor([dict(b)["signal"] for b in spec.blocks], dtype=g.dtype)
+            norm2 = torch.zeros_like(signal).index_add_(0, index, g**2)
+            beta = g * (signal / norm2).sqrt()[index]
+        else:
+            beta = g * (spec.signal**0.5 / g.norm())
         return lambda x: x @ beta
     # teacher: fixed for the whole experiment (drawn from the root seed alone)
     m, d = spec.teacher_width, spec.dim
@@ -127,13 +133,19 @@ def _population_inputs(spec: DataSpec, root: int) -> torch.Tensor:
     u = torch.from_numpy(np.concatenate(blocks) if blocks else np.empty((0, spec.dim)))
     if spec.input == "uniform":
         return u
-    return torch.special.ndtri(u.clamp_(2.0**-40, 1 - 2.0**-40))  # scrambled points may hit 0
+    return _scaled(spec, torch.special.ndtri(u.clamp_(2.0**-40, 1 - 2.0**-40)))  # may hit 0
+
+
+def _scaled(spec: DataSpec, x: torch.Tensor) -> torch.Tensor:
+    """Standard normal inputs times each feature's block scale (unchanged without blocks)."""
+    return x * torch.from_numpy(spec.block_arrays()[0]) if spec.blocks else x
 
 
 def _inputs(spec: DataSpec, n: int, root: int, stream: str, *coords: int) -> torch.Tensor:
     """(n, dim) float64 inputs, row by row, from the stream of ``(root, stream, *coords)``."""
-    draw = uniforms_of if spec.input == "uniform" else normals
-    return draw(root, stream, *coords, shape=(n, spec.dim))
+    if spec.input == "uniform":
+        return uniforms_of(root, stream, *coords, shape=(n, spec.dim))
+    return _scaled(spec, normals(root, stream, *coords, shape=(n, spec.dim)))
 
 
 @functools.lru_cache(maxsize=2)

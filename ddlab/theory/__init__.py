@@ -4,6 +4,8 @@ Every function returns the **excess risk** E(f̂ - f)² (the test MSE minus
 sigma²) with its bias and variance parts, as a :class:`Risk`.
 """
 
+from ._dof import ridge_dof, ridge_dof_mp
+from ._gd import gd_risk, gd_risk_mp
 from ._linear import (
     gd_linear_path,
     linear_excess_risk,
@@ -18,10 +20,14 @@ from ._risk import Risk
 __all__ = [
     "Risk",
     "gd_linear_path",
+    "gd_risk",
+    "gd_risk_mp",
     "linear_excess_risk",
     "min_norm_risk",
     "optimal_ridge_lambda",
     "random_features_risk",
+    "ridge_dof",
+    "ridge_dof_mp",
     "ridge_risk",
     "weak_features_risk",
 ]
