@@ -46,6 +46,10 @@ def die_with_parent(parent: int) -> None:
 
 
 def guarded(parent: int, fn: Callable[..., Any], *args: Any) -> Any:
-    """``fn(*args)`` in a pool worker that dies with ``parent`` (for joblib's ``delayed``)."""
-    die_with_parent(parent)
+    """``fn(*args)`` in a pool worker that dies with ``parent`` (for joblib's ``delayed``).
+
+    Run by ``parent`` itself (joblib with one job runs tasks in-process), no watch.
+    """
+    if os.getpid() != parent:
+        die_with_parent(parent)
     return fn(*args)

@@ -75,3 +75,10 @@ def test_joblib_workers_die_with_a_killed_run(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_a_task_run_in_the_parent_itself_is_not_watched():
+    from ddlab._orphans import _WATCHED, guarded
+
+    assert guarded(os.getpid(), sum, [1, 2]) == 3  # joblib's n_jobs=1 runs tasks here
+    assert not _WATCHED

@@ -97,6 +97,9 @@ def experiment_numbers(name: str, ds: xr.Dataset, exp: Experiment,
     out[key + "Cells"] = _fmt(int(ds["completed"].size))
     out[key + "Seconds"] = _fmt(float(ds.attrs.get("wall_time_s", np.nan)), 2)
     out |= _settings(key, ds)
+    if "n_train" not in ds.dims:
+        out[key + "NTrain"] = _fmt((exp.point([0] * len(exp.sweep)) if exp.sweep else exp)
+                                   .data.n_train)
     test = _final(ds, "test_loss")
     if not exp.sweep:
         s = analysis.summarize(ds).compute()
@@ -113,7 +116,6 @@ def experiment_numbers(name: str, ds: xr.Dataset, exp: Experiment,
             key + "WidestHeight": _fmt(float(test.isel(width=-1))),
             key + "InterpolationWidth": _fmt(float(s.interpolation_width)),
             key + "InterpolationRatio": _fmt(float(s.interpolation_ratio)),
-            key + "NTrain": _fmt(exp.data.n_train),
         }
         out[key + "PeakRatio"] = _NO_PEAK
         if ds.sizes["epoch"] > 2:  # widths whose test loss rises and falls again significantly
