@@ -110,6 +110,9 @@ class MemoryStore:
             self.ds[name].values[self._index(name, region)] = values
         self.ds["completed"].values[self._index("completed", region)] = True
 
+    def progress(self, chunks: int, seconds: float) -> None:
+        """Nothing to record: a result in memory does not outlive its call."""
+
     def finish(self, attrs: Mapping[str, object], command: str, note: str) -> xr.Dataset:
         """Record what this call did (attrs, a ``history`` line) and return the results."""
         self.ds.attrs.update(attrs)
@@ -245,6 +248,10 @@ class ZarrStore(MemoryStore):
                 (tmp / "store").rename(self.path)
         self.group = zarr.open_group(self.path, mode="r+")
         self._coords = file_sums(self.path, coordinate_keys(self.path, self.ds))
+        # the totals of the calls before this one, a call cut short included (see progress)
+        before = self.group.attrs.asdict() if self.resumed else {}
+        self._before = {"chunks_computed": int(before.get("chunks_computed", 0)),
+                        "wall_time_s": float(before.get("wall_time_s", 0.0))}
 
     def _create(self, path: Path, attrs: Mapping[str, object]) -> xr.Dataset:
         """Write the skeleton of a new store at ``path``; return it."""
@@ -347,15 +354,29 @@ class ZarrStore(MemoryStore):
             self.group["completed"][index] = True
         self.ds["completed"].values[index] = True
 
+    def progress(self, chunks: int, seconds: float) -> None:
+        """Record, after each written chunk, what this call has computed so far.
+
+        The totals ``chunks_computed`` and ``wall_time_s`` are then right after
+        a kill too, and a resumed call adds its own to them.
+        """
+        import zarr
+
+        with self._space():
+            self.group.attrs.update(
+                {"chunks_computed": self._before["chunks_computed"] + chunks,
+                 "wall_time_s": self._before["wall_time_s"] + seconds})
+            zarr.consolidate_metadata(self.path, zarr_format=2)
+
     def finish(self, attrs: Mapping[str, object], command: str, note: str) -> xr.Dataset:
         import zarr
 
         old = self.group.attrs.asdict()
         new: dict[str, Any] = dict(attrs)
         if self.resumed:  # the run's totals accumulate; its first provenance stays
-            new["wall_time_s"] = float(old.get("wall_time_s", 0.0)) + float(
+            new["wall_time_s"] = self._before["wall_time_s"] + float(
                 attrs.get("wall_time_s", 0.0))
-            new["chunks_computed"] = int(old.get("chunks_computed", 0)) + int(
+            new["chunks_computed"] = self._before["chunks_computed"] + int(
                 attrs.get("chunks_computed", 0))
         new["history"] = old.get("history", "") + "\n" + history_line(command, note)
         if self.completed.all():  # trained longer: every cell has caught up

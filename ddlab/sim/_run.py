@@ -270,8 +270,9 @@ def run(experiment, *, device: str = "auto", n_jobs: int = 1, progress: bool | N
                   disable=None if progress is None else not progress) as bar, _one_thread():
             tasks = ((exp, c, dev, store.read("state", c.region(exp)) if start else None,
                       start) for c in todo)
-            for chunk, arrays in pool.map(_worker, tasks):
+            for done, (chunk, arrays) in enumerate(pool.map(_worker, tasks), 1):
                 store.write(chunk.region(exp) | epochs, arrays)
+                store.progress(done, time.perf_counter() - t0)
                 del arrays  # not held while the next chunk trains
                 bar.update(chunk.n_cells(exp))
         note = (f"computed {len(todo)} of {len(chunks)} chunks" if set(todo) <= set(chunks)

@@ -240,3 +240,28 @@ def test_a_rewrite_cut_short_is_not_damage(tmp_path, config, capsys, monkeypatch
     assert _run(config, out) == 0
     assert _computed(out) == 3  # the cut chunk and the two never begun
     assert chunk_files(out) == chunk_files(ref)
+
+
+def test_provenance_is_right_after_a_kill_and_adds_up_on_resume(tmp_path, config, capsys,
+                                                                monkeypatch):
+    import ddlab.results._store as store_module
+
+    out, calls = tmp_path / "killed.zarr", []
+    write = store_module.ZarrStore.write
+
+    def killed(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:  # two run chunks written and counted, the third cut
+            raise KeyboardInterrupt
+        return write(self, *args, **kwargs)
+
+    monkeypatch.setattr(store_module.ZarrStore, "write", killed)
+    assert _run(config, out) == 130
+    monkeypatch.setattr(store_module.ZarrStore, "write", write)
+    capsys.readouterr()
+    cut = zarr.open_group(out, mode="r").attrs.asdict()
+    assert cut["chunks_computed"] == 2 and cut["wall_time_s"] > 0 and "finished" not in cut
+    assert _run(config, out) == 0
+    done = ddlab.open_results(out).attrs
+    assert done["chunks_computed"] == done["n_chunks"] == 6 and "finished" in done
+    assert done["wall_time_s"] > cut["wall_time_s"]
