@@ -126,6 +126,10 @@ def _gd_path_figure(ds: xr.Dataset, exp: Experiment, size: tuple[float, float]):
     return ax.figure
 
 
+#: seed cells whose fits the effective-dof figure averages
+DOF_CELLS = 20
+
+
 def effective_dof(exp: Experiment, ds: xr.Dataset, at_population: bool = True) -> xr.DataArray:
     """Exact effective degrees of freedom of every cell's ridge fit.
 
@@ -133,12 +137,15 @@ def effective_dof(exp: Experiment, ds: xr.Dataset, at_population: bool = True) -
     its own training inputs) for each penalty of a swept ``model.ridge`` (or the
     one penalty): with ``at_population`` the generalized effective number of
     parameters at (the first 500 of) the population inputs (Curth et al. 2023),
-    else tr(S). Dims ``(ridge, width, data_seed, init_seed)``.
+    else tr(S). Dims ``(ridge, width, data_seed, init_seed)``, over the first
+    :data:`DOF_CELLS` seed cells (an SVD per cell and width; the mean varies
+    little from cell to cell).
     """
     from ..sim import make_data, make_model
 
     point = exp.point([0] * len(exp.sweep)) if exp.sweep else exp
     ridges = np.atleast_1d(ds["ridge"].values if "ridge" in ds.dims else exp.model.ridge)
+    ds = ds.isel(data_seed=slice(max(1, DOF_CELLS // ds.sizes["init_seed"])))
     cells = [(int(s), int(i)) for s in ds["data_seed"].values for i in ds["init_seed"].values]
     out = np.empty((len(ridges), ds.sizes["width"], len(cells)))
     for c, (seed, init) in enumerate(cells):
