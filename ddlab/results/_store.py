@@ -362,7 +362,7 @@ class ZarrStore(MemoryStore):
         """
         import zarr
 
-        with self._space():
+        with self._space(), _sigint_deferred():
             self.group.attrs.update(
                 {"chunks_computed": self._before["chunks_computed"] + chunks,
                  "wall_time_s": self._before["wall_time_s"] + seconds})
@@ -389,6 +389,27 @@ class ZarrStore(MemoryStore):
     def close(self) -> None:
         """Release the store's lock (idempotent)."""
         self._lock.release()
+
+
+@contextmanager
+def _sigint_deferred() -> Iterator[None]:
+    """Hold Ctrl-C while zarr's event loop writes metadata, then deliver it.
+
+    Interrupted inside zarr's asyncio calls, the run would print a traceback
+    of an orphaned task at interpreter shutdown instead of its one line.
+    """
+    import signal
+    import threading
+
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not \
+            threading.main_thread():
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def _check_longer(path: Path, stored: Experiment, new: Experiment, grown: list[str]) -> None:
