@@ -158,3 +158,21 @@ def stored(tmp_path: Path, config: Path) -> Path:
     out = tmp_path / "tiny.zarr"
     ddlab.run(config, out=out, device="cpu", progress=False)
     return out
+
+
+def disk_full_after(writes: int):
+    """A stand-in for zarr's file write that fails with ENOSPC after ``writes`` test_loss chunks."""
+    import errno
+
+    import zarr.storage._local as zarr_local
+
+    put, count = zarr_local._put, [0]
+
+    def full(path, value, exclusive: bool = False):
+        if path.parent.name == "test_loss" and not path.name.startswith("."):
+            count[0] += 1
+            if count[0] > writes:
+                raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return put(path, value, exclusive=exclusive)
+
+    return full

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import errno
 import re
 from pathlib import Path
 
 import zarr.storage._local as zarr_local
+from conftest import disk_full_after
 
 from ddlab.cli import main
 from ddlab.results import _store
@@ -21,14 +21,7 @@ def test_the_space_asked_covers_the_chunks_still_to_write(capsys, monkeypatch, t
     out = tmp_path / "full.zarr"
     args = ["run", str(config), "--out", str(out), "--quiet", "--chunk-units", "6",
             "--device", "cpu"]
-    put, count = zarr_local._put, [0]
-
-    def full(path: Path, value, exclusive: bool = False):
-        if path.parent.name == "test_loss" and not path.name.startswith("."):
-            count[0] += 1
-            if count[0] > 2:
-                raise OSError(errno.ENOSPC, "No space left on device", str(path))
-        return put(path, value, exclusive=exclusive)
+    full = disk_full_after(2)
 
     with monkeypatch.context() as patch:
         patch.setattr(zarr_local, "_put", full)

@@ -10,7 +10,6 @@ line where no repair can be right.
 
 from __future__ import annotations
 
-import errno
 import json
 import shutil
 from pathlib import Path
@@ -19,6 +18,7 @@ import numpy as np
 import pytest
 import zarr
 import zarr.storage._local as zarr_local
+from conftest import disk_full_after
 
 import ddlab
 from ddlab.cli import main
@@ -125,14 +125,7 @@ def test_completed_flipped_on_a_partial_store_is_found_and_recomputed(
         capsys, monkeypatch, tmp_path, config, pair):
     ref, _ = pair
     out = tmp_path / "partial.zarr"
-    put, count = zarr_local._put, [0]
-
-    def full(path: Path, value, exclusive: bool = False):
-        if path.parent.name == "test_loss" and not path.name.startswith("."):
-            count[0] += 1
-            if count[0] > 2:
-                raise OSError(errno.ENOSPC, "No space left on device", str(path))
-        return put(path, value, exclusive=exclusive)
+    full = disk_full_after(2)
 
     with monkeypatch.context() as patch:
         patch.setattr(zarr_local, "_put", full)
