@@ -7,6 +7,7 @@ writes nothing outside its temp dirs, and from any working directory.
 from __future__ import annotations
 
 import hashlib
+from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,8 @@ import ddlab
 
 torch.set_num_threads(1)
 
+#: The metrics of classification runs (besides the losses).
+CLASS_METRICS = ("train_error", "test_error", "train_error_clean", "memorized_fraction")
 #: The repository root (the suite never relies on the working directory).
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,25 +44,47 @@ def torch_optimizer(exp: ddlab.Experiment, params):
 
 def plain_curves(exp: ddlab.Experiment, width: int, data_seed: int,
                  init_seed: int) -> dict[str, np.ndarray]:
-    """Metric curves of one cell trained alone with nn.Sequential and torch.optim."""
+    """Metric curves of one cell trained alone with nn.Sequential and torch.optim.
+
+    Classification targets train on class labels (``nn.CrossEntropyLoss``) or
+    one-hot labels (``nn.MSELoss``), regression targets on y.
+    """
     s = ddlab.make_data(exp, data_seed)
     model = ddlab.make_model(exp, width, data_seed, init_seed)
     opt = torch_optimizer(exp, model.parameters())
-    loss_fn = torch.nn.MSELoss() if exp.train.loss == "mse" else torch.nn.L1Loss()
+    classify = s.y_train.dim() == 2
+    loss_fn = {"mse": torch.nn.MSELoss(), "l1": torch.nn.L1Loss(),
+               "cross_entropy": torch.nn.CrossEntropyLoss()}[exp.train.loss]
+    y_fit = s.y_train.argmax(dim=1) if exp.train.loss == "cross_entropy" else s.y_train
     order = ddlab.minibatch_order(exp, width, data_seed, init_seed)
     n, bs = exp.data.n_train, exp.train.batch_size or exp.data.n_train
-    curves: dict[str, list[float]] = {k: [] for k in
-                                      ("train_loss", "test_loss", "f_error_train", "f_error")}
+    curves: dict[str, list[float]] = defaultdict(list)
 
-    def mse(x, t):
+    def out(x):
+        return model(x) if classify else model(x).squeeze(-1)
+
+    def loss(x, t):
         with torch.no_grad():
-            return float(((model(x).squeeze(-1) - t) ** 2).mean())
+            if exp.train.loss == "cross_entropy":
+                return float(loss_fn(out(x), t.argmax(dim=1)))
+            return float(((out(x) - t) ** 2).mean())
 
     def record():
-        curves["train_loss"].append(mse(s.x_train, s.y_train))
-        curves["test_loss"].append(mse(s.x_test, s.y_test))
-        curves["f_error_train"].append(mse(s.x_train, s.f_train))
-        curves["f_error"].append(mse(s.x_pop, s.f_pop))
+        curves["train_loss"].append(loss(s.x_train, s.y_train))
+        curves["test_loss"].append(loss(s.x_test, s.y_test))
+        if not classify:
+            curves["f_error_train"].append(loss(s.x_train, s.f_train))
+            curves["f_error"].append(loss(s.x_pop, s.f_pop))
+            return
+        with torch.no_grad():
+            hit = out(s.x_train).argmax(dim=1) == s.y_train.argmax(dim=1)
+            test_hit = out(s.x_test).argmax(dim=1) == s.y_test.argmax(dim=1)
+        flipped = s.flipped
+        curves["train_error"].append(1 - float(hit.double().mean()))
+        curves["test_error"].append(1 - float(test_hit.double().mean()))
+        curves["train_error_clean"].append(1 - float(hit[~flipped].double().mean()))
+        curves["memorized_fraction"].append(float(hit[flipped].double().mean())
+                                            if flipped.any() else np.nan)
 
     for epoch in range(exp.train.epochs):
         if epoch in exp.epochs:
@@ -67,8 +92,7 @@ def plain_curves(exp: ddlab.Experiment, width: int, data_seed: int,
         batches = [torch.arange(n)] if bs >= n else order[epoch].split(bs)
         for idx in batches:
             opt.zero_grad()
-            loss = loss_fn(model(s.x_train[idx]).squeeze(-1), s.y_train[idx])
-            loss.backward()
+            loss_fn(out(s.x_train[idx]), y_fit[idx]).backward()
             opt.step()
     record()
     return {k: np.array(v) for k, v in curves.items()}
@@ -86,10 +110,10 @@ def assert_close64(actual, desired, err_msg: str = "", atol: float = 0.0) -> Non
 
 
 def cell_curves(ds, width: int, data_seed: int, init_seed: int) -> dict[str, np.ndarray]:
-    """The four metric curves of one cell of a run's dataset."""
+    """The metric curves of one cell of a run's dataset (those :func:`plain_curves` gives)."""
     cell = ds.sel(width=width, data_seed=data_seed, init_seed=init_seed)
-    return {k: cell[k].values for k in ("train_loss", "test_loss", "f_error_train", "f_error")
-            if k in ds}
+    return {k: cell[k].values for k in ("train_loss", "test_loss", "f_error_train", "f_error",
+                                        *CLASS_METRICS) if k in ds}
 
 
 requires_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")

@@ -87,10 +87,6 @@ def _check(exp: Experiment) -> None:
             key, value = (("data.n_population", d.n_population) if d.n_population
                           else ("data.noise", d.noise))
             raise fail(key, value, f"must be 0 for the real data set {d.target!r}")
-        if real[2] > 1 and not exp.closed_form:
-            raise fail("data.target", d.target,
-                       f"has {real[2]} outputs: fit it in closed form (model.fit = 'min_norm' "
-                       f"or 'ridge' with family 'linear' or 'random_features')")
     _check_classes(exp)
     if m.family == "mlp" and m.fit != "gd":
         raise fail("model.fit", m.fit, "the mlp family is trained by gradient descent: "
@@ -110,6 +106,10 @@ def _check(exp: Experiment) -> None:
         raise fail("model.ridge", m.ridge, "fit = 'ridge' needs ridge > 0")
     if t.nesterov and (t.optimizer != "sgd" or t.momentum == 0.0):
         raise fail("train.nesterov", True, "needs optimizer = 'sgd' and momentum > 0")
+    if t.loss == "cross_entropy" and exp.closed_form:
+        raise fail("train.loss", t.loss, f"a closed-form fit (model.fit = {m.fit!r}) "
+                   "minimises the squared error on one-hot labels: cross_entropy needs "
+                   "fit = 'gd'")
     if t.keep_state and exp.closed_form:
         raise fail("train.keep_state", True, f"model.fit = {m.fit!r} has no training state: "
                    "only gradient descent keeps one")
@@ -130,6 +130,10 @@ def _check_classes(exp: Experiment) -> None:
     if d.label_noise > 1:
         raise fail("data.label_noise", d.label_noise, "must be <= 1 (a probability)")
     if d.target not in CLASSIFICATION_TARGETS:
+        if exp.train.loss == "cross_entropy":
+            raise fail("train.loss", "cross_entropy",
+                       f"needs a classification target ({', '.join(CLASSIFICATION_TARGETS)}), "
+                       f"not {d.target!r}")
         if d.label_noise:
             raise fail("data.label_noise", d.label_noise,
                        f"needs a classification target ({', '.join(CLASSIFICATION_TARGETS)}), "
@@ -146,10 +150,6 @@ def _check_classes(exp: Experiment) -> None:
     if d.target == "mnist1d" and importlib.util.find_spec("mnist1d") is None:
         raise ImportError("data.target = 'mnist1d' needs the mnist1d package: "
                           "pip install 'ddlab[real]'")
-    if not exp.closed_form:
-        raise fail("data.target", d.target,
-                   f"has {d.classes} outputs: fit it in closed form (model.fit = 'min_norm' "
-                   "or 'ridge' with family 'linear' or 'random_features')")
 
 
 def _from_mapping(raw: Mapping[str, Any], name: str) -> Experiment:

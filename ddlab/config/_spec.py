@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ._fields import Key, distinct_log_ints, field
+from ._fields import CLASSIFICATION_TARGETS, Key, distinct_log_ints, field
 
 __all__ = [
     "DataSpec",
@@ -192,14 +192,14 @@ def record_epochs(record: Any, epochs: int) -> tuple[int, ...]:
     return tuple(record)
 
 
-def layer_shapes(dim: int, width: int, depth: int) -> list[tuple[int, int]]:
+def layer_shapes(dim: int, width: int, depth: int, outputs: int = 1) -> list[tuple[int, int]]:
     """(out, in) shape of each ``Linear`` layer of an MLP of ``depth`` hidden layers."""
-    return [(width, dim)] + [(width, width)] * (depth - 1) + [(1, width)]
+    return [(width, dim)] + [(width, width)] * (depth - 1) + [(outputs, width)]
 
 
-def mlp_n_params(dim: int, width: int, depth: int) -> int:
+def mlp_n_params(dim: int, width: int, depth: int, outputs: int = 1) -> int:
     """Weights and biases of an MLP with ``depth`` hidden layers of ``width`` units."""
-    return sum(o * i + o for o, i in layer_shapes(dim, width, depth))
+    return sum(o * i + o for o, i in layer_shapes(dim, width, depth, outputs))
 
 
 def _plain(value: Any) -> Any:
@@ -294,8 +294,16 @@ class Experiment:
             return (0,)
         return record_epochs(self.train.record, self.train.epochs)
 
+    @property
+    def outputs(self) -> int:
+        """Outputs of the model: ``data.classes`` for a classification target, else 1."""
+        return self.data.classes if self.data.target in CLASSIFICATION_TARGETS else 1
+
     def n_params(self, width: int) -> int:
         """Number of fitted parameters of the model of width ``width``.
+
+        For ``linear`` and ``random_features``, the number of features (the
+        fitted weights per output).
 
         Raises
         ------
@@ -307,7 +315,7 @@ class Experiment:
         for value, key in ((self.data.dim, "data.dim"), (self.model.depth, "model.depth")):
             if isinstance(value, Sweep):
                 raise ValueError(f"{key} = {list(value)!r}: swept; n_params needs a point")
-        return mlp_n_params(self.data.dim, width, self.model.depth)
+        return mlp_n_params(self.data.dim, width, self.model.depth, self.outputs)
 
     def to_dict(self) -> dict[str, Any]:
         """The experiment as a JSON- and TOML-friendly nested dict (sweeps as lists).

@@ -371,7 +371,10 @@ def curves(ds: xr.Dataset | xr.DataArray | Mapping[str, xr.Dataset | xr.DataArra
         Horizontal grey reference lines of the null models, beside the
         networks' risk: for ``test_loss`` the Bayes risk σ² (dotted) and the
         best constant predictor's population risk σ² + Var f (dash-dotted);
-        for ``f_error`` the constant predictor's excess risk Var f. Var f
+        for ``f_error`` the constant predictor's excess risk Var f; for
+        ``test_error`` the chance level 1 − 1/k of a uniform guess among k
+        classes (dashed; a constant predictor does no better on balanced
+        classes). Var f
         is the variance of f over the population sample (recorded with
         ``record_bias_variance``), as in :func:`ddlab.analysis.risks`.
         ``None`` (default): drawn for those variables where the result has
@@ -427,6 +430,9 @@ _NULL_VARS = {"test_loss": True, "f_error": False}
 
 def _null_values(src: _Source, var: str) -> dict[str, float]:
     """Label -> level of each null model of one source (empty where it lacks the data)."""
+    if var == "test_error" and isinstance(src.ds, xr.Dataset) and "experiment" in src.ds.attrs:
+        k = experiment_of(src.ds).outputs
+        return {f"chance level 1 − 1/{k}": 1 - 1 / k}
     if var not in _NULL_VARS or not isinstance(src.ds, xr.Dataset):
         return {}
     at = {k: v for k, v in src.at.items() if k not in ("width", "epoch")}
@@ -454,11 +460,11 @@ def _null_lines(ax: Axes, var: str, sources: Sequence[_Source],
     values = [_null_values(s, var) for s in sources]
     agreed = {k: v for k, v in values[0].items()
               if all(np.isclose(other.get(k, np.nan), v) for other in values[1:])}
-    if null and not any(k.startswith("constant") for k in agreed):
-        raise ValueError(f"null = True: no null model for {var!r} here (needs test_loss or "
-                         f"f_error, one noise level, and f_population from "
-                         f"record_bias_variance, the same in every result)")
-    styles = {"Bayes": ":", "constant": "-."}
+    if null and not any(k.startswith(("constant", "chance")) for k in agreed):
+        raise ValueError(f"null = True: no null model for {var!r} here (needs test_error, "
+                         f"or test_loss or f_error with one noise level and f_population "
+                         f"from record_bias_variance, the same in every result)")
+    styles = {"Bayes": ":", "constant": "-.", "chance": "--"}
     return {label: ax.axhline(level, color="0.45", linewidth=1.0, zorder=1,
                               linestyle=styles[label.split()[0]], label=label)
             for label, level in agreed.items() if level > 0}

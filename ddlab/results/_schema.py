@@ -115,7 +115,7 @@ def state_size(experiment: Experiment) -> int:
         return 0
     width = max(experiment.model.width)
     return max((1 + optimizer_slots(p)) * mlp_n_params(
-        p.data.dim, width, p.model.depth if p.model.family == "mlp" else 1)
+        p.data.dim, width, p.model.depth if p.model.family == "mlp" else 1, p.outputs)
         for _, p in experiment.points())
 
 
@@ -182,7 +182,8 @@ def _coords(experiment: Experiment) -> dict[str, tuple]:
                       coordinate_attrs("init_seed")),
     }
     # n_params depends on width, and on dim and depth where those are swept
-    shape_keys = [(k, v) for k, v in exp.sweep if k in (Key("data", "dim"), Key("model", "depth"))]
+    shape_keys = [(k, v) for k, v in exp.sweep if k in (Key("data", "dim"), Key("model", "depth"),
+                                                   Key("data", "classes"))]
     n_params = np.empty((*(len(v) for _, v in shape_keys), len(widths)), dtype=np.int64)
     for idx in np.ndindex(*(len(v) for _, v in shape_keys)):
         point = exp.point([0] * len(exp.sweep)) if exp.sweep else exp
@@ -194,8 +195,36 @@ def _coords(experiment: Experiment) -> dict[str, tuple]:
     return coords
 
 
+#: long names of the recorded losses of classification runs, by ``train.loss``
+_CLASS_LOSSES = {
+    "cross_entropy": ("empirical risk: mean softmax cross-entropy on the training set, "
+                      "against its labels as trained on (flipped ones included)",
+                      "mean softmax cross-entropy on the test set (clean labels)"),
+    "squared": ("empirical risk: mean over points and classes of the squared error against "
+                "the one-hot training labels as trained on (flipped ones included)",
+                "mean over points and classes of the squared error against the one-hot "
+                "test labels (clean)"),
+    "swept": ("empirical risk on the training set: softmax cross-entropy where train.loss "
+              "= 'cross_entropy', else the mean squared error against the one-hot labels",
+              "test loss: softmax cross-entropy where train.loss = 'cross_entropy', else "
+              "the mean squared error against the one-hot labels"),
+}
+
+
+def _loss_long_name(name: str, experiment: Experiment) -> str:
+    """``long_name`` of ``train_loss`` or ``test_loss``, which depends on the target and loss."""
+    if experiment.data.target not in CLASSIFICATION_TARGETS:
+        return VARIABLES[name][0]
+    loss = experiment.train.loss
+    kind = ("swept" if not isinstance(loss, str) else
+            "cross_entropy" if loss == "cross_entropy" else "squared")
+    return _CLASS_LOSSES[kind][name == "test_loss"]
+
+
 def _variable_attrs(name: str, experiment: Experiment) -> dict[str, object]:
     long_name, units = VARIABLES[name]
+    if name in ("train_loss", "test_loss"):
+        long_name = _loss_long_name(name, experiment)
     attrs: dict[str, object] = {"long_name": long_name, "units": units}
     if name in FLAGS:
         attrs |= {"flag_values": np.array([0, 1], dtype=np.int8), "flag_meanings": FLAGS[name]}

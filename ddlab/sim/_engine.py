@@ -35,8 +35,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..config import Experiment, mlp_n_params
+from ..config import CLASSIFICATION_TARGETS, Experiment, mlp_n_params
 from ..results import metric_names, optimizer_slots, records_predictions
+from ._classify import train_errors, zero_one_error
 from ._data import make_data, population_blocks
 from ._models import (
     ACTIVATION,
@@ -74,15 +75,16 @@ class _Layout:
     """Flat-buffer layout of the parameters of cells sorted by width.
 
     ``[W1^T (d, H) | b1 (H) | per bucket and extra layer: W (c, w, w), b (c, w) |
-    w_out (H) | b_out (C)]``: first-layer weights and output weights are aligned
-    with the H concatenated hidden units, output biases with the C cells. The
-    first layer is stored transposed because its gradient ``x^T dZ^T`` is several
-    times faster in that orientation for skinny inputs.
+    per cell W_out (k, w) | b_out (C, k)]`` for k outputs: first-layer weights are
+    aligned with the H concatenated hidden units, each cell's output weights are
+    its (k, w) matrix row-major, output biases k per cell. The first layer is
+    stored transposed because its gradient ``x^T dZ^T`` is several times faster in
+    that orientation for skinny inputs.
     """
 
-    def __init__(self, widths: Sequence[int], dim: int, depth: int):
+    def __init__(self, widths: Sequence[int], dim: int, depth: int, outputs: int = 1):
         self.widths = np.asarray(widths, dtype=np.int64)
-        self.dim, self.depth = dim, depth
+        self.dim, self.depth, self.outputs = dim, depth, outputs
         self.n_cells = len(widths)
         self.n_units = int(self.widths.sum())
         h = self.n_units
@@ -99,8 +101,8 @@ class _Layout:
             self.buckets.append(_Bucket(w, slice(cell, cell + c), slice(unit, unit + c * w), deep))
             cell += c
             unit += c * w
-        self.out_slice = slice(pos, pos + h)
-        self.size = pos + h + self.n_cells
+        self.out_slice = slice(pos, pos + outputs * h)
+        self.size = self.out_slice.stop + outputs * self.n_cells
         self.cell_of_unit = torch.repeat_interleave(torch.arange(self.n_cells),
                                                     torch.from_numpy(self.widths))
 
@@ -113,7 +115,14 @@ class _Layout:
         return buf[ws].view(b.n_cells, b.width, b.width), buf[bs].view(b.n_cells, b.width)
 
     def out(self, buf: Tensor) -> tuple[Tensor, Tensor]:
+        """Output weights (k H,) and biases (C k,) of ``buf``."""
         return buf[self.out_slice], buf[self.out_slice.stop:self.size]
+
+    def out_weights(self, buf: Tensor, b: _Bucket) -> Tensor:
+        """The output weights (c, k, w) of bucket ``b``'s cells."""
+        k, start = self.outputs, self.out_slice.start
+        return buf[start + k * b.units.start:start + k * b.units.stop].view(
+            b.n_cells, k, b.width)
 
     def gather(self) -> tuple[np.ndarray, np.ndarray]:
         """Where each flat entry comes from in the concatenated per-cell uniforms, and its bound.
@@ -121,8 +130,8 @@ class _Layout:
         Each cell's uniforms are laid out layer by layer (weight row-major, then
         bias), as :func:`ddlab.models.cell_uniforms` draws them.
         """
-        d, depth, widths = self.dim, self.depth, self.widths
-        sizes = {int(w): mlp_n_params(d, int(w), depth) for w in np.unique(widths)}
+        d, depth, widths, k = self.dim, self.depth, self.widths, self.outputs
+        sizes = {int(w): mlp_n_params(d, int(w), depth, k) for w in np.unique(widths)}
         n_par = np.array([sizes[int(w)] for w in widths], dtype=np.int64)
         offset = np.concatenate([[0], np.cumsum(n_par)[:-1]])
         index: list[np.ndarray] = []
@@ -140,14 +149,15 @@ class _Layout:
         for b in self.buckets:
             take(b, b.width * d, b.width, d)
         for b in self.buckets:
-            for k in range(depth - 1):
-                start = b.width * (d + 1) + k * b.width * (b.width + 1)
+            for layer in range(depth - 1):
+                start = b.width * (d + 1) + layer * b.width * (b.width + 1)
                 take(b, start, b.width * b.width, b.width)
                 take(b, start + b.width * b.width, b.width, b.width)
         for b in self.buckets:
-            take(b, b.width * (d + 1) + (depth - 1) * b.width * (b.width + 1), b.width, b.width)
-        index.append(offset + n_par - 1)
-        bound.append(widths ** -0.5)
+            take(b, b.width * (d + 1) + (depth - 1) * b.width * (b.width + 1), k * b.width,
+                 b.width)
+        index.append(((offset + n_par - k)[:, None] + np.arange(k)).ravel())
+        bound.append(np.repeat(widths ** -0.5, k))
         return np.concatenate(index), np.concatenate(bound)
 
 
@@ -163,10 +173,11 @@ class _Net:
     units' weights with the stacked per-cell inputs, and its gradient the
     product of the pre-activation gradients and the inputs sampled at the
     same pattern. The output layer sums each cell's units with its output
-    weights as one sparse (cells x units) product whose values are the output
-    weights in ``params`` (a view: the optimiser's in-place updates show
-    through); their gradient is the product of the units' activations and the
-    cells' output gradients sampled at the same pattern, written into ``grad``.
+    weights as one sparse (cells k x units) product, k outputs per cell, whose
+    values are the output weights in ``params`` (a view: the optimiser's in-place
+    updates show through); their gradient is the product of the cells' output
+    gradients and the units' activations sampled at the same pattern, written
+    into ``grad``. Outputs are (cells k, rows): cell c's output j is row c k + j.
     """
 
     def __init__(self, layout: _Layout, activation: str, params: Tensor, grad: Tensor,
@@ -175,16 +186,20 @@ class _Net:
         self.act = ACTIVATION[activation]
         device = params.device
         self.cell_of_unit = layout.cell_of_unit.to(device)
-        cells = torch.from_numpy(np.concatenate([[0], np.cumsum(layout.widths)])).to(device)
+        k = layout.outputs
+        row_width = np.repeat(layout.widths, k)  # row c k + j: the units of cell c
+        rows = np.concatenate([[0], np.cumsum(row_width)])
+        first_unit = np.repeat(np.concatenate([[0], np.cumsum(layout.widths)[:-1]]), k)
+        cols = np.repeat(first_unit - rows[:-1], row_width) + np.arange(rows[-1])
+        rows, cols = (torch.from_numpy(a).to(device) for a in (rows, cols))
         units = torch.arange(layout.n_units + 1, device=device)
+        shape = (layout.n_cells * k, layout.n_units)
         (wo, _), (gwo, _) = layout.out(params), layout.out(grad)
         with warnings.catch_warnings():  # "sparse CSR support is in beta"
             warnings.simplefilter("ignore", UserWarning)
-            self.readout = torch.sparse_csr_tensor(  # (cells, units): the output weights
-                cells, units[:-1], wo, (layout.n_cells, layout.n_units), check_invariants=False)
-            self.readout_grad = torch.sparse_csr_tensor(  # (units, cells): their gradient
-                units, self.cell_of_unit, gwo, (layout.n_units, layout.n_cells),
-                check_invariants=False)
+            self.readout, self.readout_grad = (  # the output weights and their gradient
+                torch.sparse_csr_tensor(rows, cols, values, shape, check_invariants=False)
+                for values in (wo, gwo))
         # per-cell inputs: the first layer of every cell is one (units x cells (dim + 1))
         # sparse product, each unit's row holding its weights at its cell's inputs
         d1 = layout.dim + 1
@@ -252,20 +267,22 @@ class _Net:
     def backward(self, cache, g: Tensor) -> None:
         """Write into ``grad`` the gradient of sum_c loss_c, given g = dloss_c/dout_c.
 
-        ``g`` has shape (cells, n), n the rows of the cached forward pass.
+        ``g`` has shape (cells k, n), n the rows of the cached forward pass.
         """
         lay = self.layout
         x, z1, a1, traces, last = cache
         n = g.shape[1]
         grad = self.grad
-        wo, _ = lay.out(self.params)
         gwo, gbo = lay.out(grad)
         gwo.zero_()  # sampled_addmm scales its input by beta = 0, which keeps NaN
-        torch.sparse.sampled_addmm(self.readout_grad, last, g.t(), beta=0.0,
+        torch.sparse.sampled_addmm(self.readout_grad, g, last.t(), beta=0.0,
                                    out=self.readout_grad)
         torch.sum(g, dim=1, out=gbo)
-        dlast = torch.index_select(g, 0, self.cell_of_unit, out=self._buffer(2, n))
-        dlast.mul_(wo.unsqueeze(1))  # (H, n)
+        dlast = self._buffer(2, n)  # (H, n): W_out^T g, bucket by bucket
+        g_cells = g.view(lay.n_cells, lay.outputs, n)
+        for b in lay.buckets:
+            torch.bmm(lay.out_weights(self.params, b).transpose(1, 2), g_cells[b.cells],
+                      out=dlast[b.units].view(b.n_cells, b.width, n))
         da1 = dlast
         if lay.depth > 1:
             da1 = torch.empty_like(dlast)
@@ -307,7 +324,8 @@ class _Tiles:
     tiles' shared workspace from it.
     """
 
-    def __init__(self, widths: Sequence[int], dim: int, depth: int, rows: int, device: str):
+    def __init__(self, widths: Sequence[int], dim: int, depth: int, outputs: int, rows: int,
+                 device: str):
         self.rows = rows
         budget = max(1, _TILE_ELEMENTS[device] // max(1, rows))
         bounds, start, units = [], 0, 0
@@ -318,7 +336,7 @@ class _Tiles:
             units += w
         bounds.append((start, len(widths)))
         self.cells = [slice(a, b) for a, b in bounds]
-        self.layouts = [_Layout(widths[a:b], dim, depth) for a, b in bounds]
+        self.layouts = [_Layout(widths[a:b], dim, depth, outputs) for a, b in bounds]
         self.offsets = np.cumsum([0] + [lay.size for lay in self.layouts]).tolist()
         self.max_units = max(lay.n_units for lay in self.layouts)
         self.nets: list[_Net] = []
@@ -345,20 +363,20 @@ class _Tiles:
                      zip(self.layouts, self.offsets[:-1], self.offsets[1:], strict=True)]
 
     def forward(self, x: Tensor, scratch: Tensor) -> Tensor:
-        """Outputs (cells, rows) of every cell, for shared inputs x, without gradients."""
+        """Outputs (cells k, rows) of every cell, for shared inputs x, without gradients."""
         return _cat([net.forward(x, scratch)[0] for net in self.nets])
 
     def backprop(self, x: Tensor, y: Tensor, loss: _Loss, keep: bool) -> Tensor | None:
         """Forward and backward pass of every tile: the gradient of the loss lands in grad.
 
         ``x``: shared inputs (dim + 1, n) or per-cell inputs (cells, dim + 1, n);
-        ``y``: targets (n,) shared or (cells, n). Returns the outputs (cells, n)
-        if ``keep``.
+        ``y``: targets (k, n) shared or (cells, k, n). Returns the outputs
+        (cells k, n) if ``keep``.
         """
         outs = []
         for net, cells in zip(self.nets, self.cells, strict=True):
             out, cache = net.forward(x if x.dim() == 2 else x[cells])
-            target = y if y.dim() == 1 else y[cells]
+            target = y if y.dim() == 2 else y[cells]
             net.backward(cache, loss.grad(out, target))
             if keep:
                 outs.append(out)
@@ -523,35 +541,57 @@ def _slab_rows(elements: int, units: int) -> int:
     return rows if rows < 32 else rows // 32 * 32
 
 
+def _cells(pred: Tensor, y: Tensor) -> Tensor:
+    """Outputs (cells k, n) as (cells, k, n), k the outputs of targets (k, n) or (cells, k, n)."""
+    return pred.view(-1, *y.shape[-2:])
+
+
 class _Loss:
     """A training loss in one place: its gradient with respect to the outputs, its records.
 
-    The loss of a cell is the mean over its rows of a per-row loss; the
-    recorded ``train_loss`` and ``test_loss`` are mean squared errors whatever
-    the training loss (as their ``long_name`` says).
+    Outputs come as (cells k, n) for n rows, targets as (k, n) shared by the
+    cells or (cells, k, n): one-hot labels for classification, k = 1 for
+    regression. The loss of a cell is the mean over its rows of a per-row loss
+    (and, as ``nn.MSELoss`` and ``nn.L1Loss`` do, over its outputs). The
+    recorded ``train_loss`` and ``test_loss`` are mean squared errors unless the
+    loss records itself (as their ``long_name`` says).
     """
 
     def grad(self, pred: Tensor, y: Tensor) -> Tensor:
-        """d(loss)/d(pred), (cells, n), for outputs ``pred`` and targets ``y`` over n rows."""
+        """d(loss)/d(pred), (cells k, n), for outputs ``pred`` and targets ``y``."""
         raise NotImplementedError
 
     def record(self, pred: Tensor, y: Tensor) -> Tensor:
         """(cells,) the recorded loss of outputs ``pred`` against targets ``y``."""
-        return _mse(pred, y)
+        return (_cells(pred, y) - y).square_().mean(dim=(1, 2))
 
 
 class _Mse(_Loss):
     def grad(self, pred: Tensor, y: Tensor) -> Tensor:
-        return (pred - y).mul_(2).mul_(1 / y.shape[-1])  # autograd's order of operations
+        diff = _cells(pred, y) - y  # autograd's order of operations
+        return diff.mul_(2).mul_(1 / y.shape[-1] / y.shape[-2]).view_as(pred)
 
 
 class _L1(_Loss):
     def grad(self, pred: Tensor, y: Tensor) -> Tensor:
-        return (pred - y).sign_().mul_(1 / y.shape[-1])
+        diff = _cells(pred, y) - y
+        return diff.sign_().mul_(1 / y.shape[-1] / y.shape[-2]).view_as(pred)
+
+
+class _CrossEntropy(_Loss):
+    """Softmax cross-entropy over the k outputs, as ``nn.CrossEntropyLoss`` (mean over rows)."""
+
+    def grad(self, pred: Tensor, y: Tensor) -> Tensor:
+        p = torch.softmax(_cells(pred, y), dim=1)
+        return p.sub_(y).mul_(1 / y.shape[-1]).view_as(pred)
+
+    def record(self, pred: Tensor, y: Tensor) -> Tensor:
+        logp = torch.log_softmax(_cells(pred, y), dim=1)
+        return -(logp.mul_(y)).sum(dim=1).mean(dim=1)
 
 
 #: ``train.loss`` -> its :class:`_Loss`
-LOSSES = {"mse": _Mse(), "l1": _L1()}
+LOSSES = {"mse": _Mse(), "l1": _L1(), "cross_entropy": _CrossEntropy()}
 
 
 def _argsort(keys: Tensor) -> Tensor:
@@ -580,6 +620,12 @@ def _mse(pred: Tensor, target: Tensor) -> Tensor:
     return (pred - target).square_().mean(dim=1)
 
 
+def _by_row(pred: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+    """Outputs (cells k, n) and targets (k, n) or (cells, k, n) as two (cells, n, k)."""
+    pred = _cells(pred, y).transpose(1, 2)
+    return pred, y.transpose(-1, -2).expand_as(pred)
+
+
 def _per_cell(values: Sequence[float], device: str, dtype: torch.dtype) -> float | Tensor:
     """A float when every cell shares the value, else a (cells,) tensor."""
     if len(set(values)) == 1:
@@ -589,22 +635,30 @@ def _per_cell(values: Sequence[float], device: str, dtype: torch.dtype) -> float
 
 def _chunk_samples(points: Sequence[Experiment], point_of_cell: Sequence[int], data_seed: int,
                   device: str) -> tuple[Tensor, ...]:
-    """The samples of a chunk: ``x_train, y_train, x_test, y_test, x_pop, f_train, f_pop``.
+    """The samples of a chunk: ``x_train, y_train, x_test, y_test, x_pop, f_train, f_pop,
+    flipped``.
 
-    Inputs and f are shared by the chunk's points (they differ at most in
-    noise, lr and weight decay); when the noise differs, ``y_train`` and
-    ``y_test`` get one row per cell.
+    Targets are (k, n): one-hot labels over k classes, or one row (k = 1) for
+    regression. Inputs and f are shared by the chunk's points (they differ at
+    most in noise, label noise, lr and weight decay); when the (label) noise
+    differs, ``y_train``, ``y_test`` and ``flipped`` get one entry per cell.
     """
     samples = {}
     for p in point_of_cell:
-        noise = points[p].data.noise
-        if noise not in samples:
-            samples[noise] = [t.to(device) for t in make_data(points[p], data_seed)]
-    x_train, y_train, x_test, y_test, x_pop, f_train, f_pop = next(iter(samples.values()))[:7]
+        key = points[p].data.noise, points[p].data.label_noise
+        if key not in samples:
+            data = make_data(points[p], data_seed)
+            samples[key] = [t.to(device) for t in data[:7]] + [data.flipped.to(device)]
+            for i in (1, 3):  # targets as (k, n)
+                y = samples[key][i]
+                samples[key][i] = y.t().contiguous() if y.dim() == 2 else y.unsqueeze(0)
+    x_train, y_train, x_test, y_test, x_pop, f_train, f_pop, flipped = next(
+        iter(samples.values()))
     if len(samples) > 1:  # one row of noisy targets per cell
-        y_train = torch.stack([samples[points[p].data.noise][1] for p in point_of_cell])
-        y_test = torch.stack([samples[points[p].data.noise][3] for p in point_of_cell])
-    return x_train, y_train, x_test, y_test, x_pop, f_train, f_pop
+        keys = [(points[p].data.noise, points[p].data.label_noise) for p in point_of_cell]
+        y_train, y_test, flipped = (torch.stack([samples[key][i] for key in keys])
+                                    for i in (1, 3, 7))
+    return x_train, y_train, x_test, y_test, x_pop, f_train, f_pop, flipped
 
 
 def _state_in(state: np.ndarray, order: Sequence[int], sizes: Sequence[int],
@@ -663,20 +717,21 @@ def _setup(points: Sequence[Experiment], cells: Sequence[tuple[int, int, int, in
     dtype = getattr(torch, tr.dtype)
     minibatch = tr.batch_size is not None and tr.batch_size < exp.data.n_train
     step_rows = tr.batch_size if minibatch else exp.data.n_train
-    tiles = _Tiles([w for _, w, _ in ordered], exp.data.dim, exp.model.depth, step_rows,
-                   torch.device(device).type)
+    tiles = _Tiles([w for _, w, _ in ordered], exp.data.dim, exp.model.depth, exp.outputs,
+                   step_rows, torch.device(device).type)
     index, bound = tiles.gather()
     index = torch.from_numpy(index)
     if exp.model.family == "mlp":
         uniform = many_cell_uniforms(exp, [(w, data_seed, i) for _, w, i in ordered])
         params = uniform[index].mul_(2).sub_(1).mul_(torch.from_numpy(bound))
-        sizes = [mlp_n_params(exp.data.dim, w, exp.model.depth) for _, w, _ in ordered]
+        sizes = [exp.n_params(w) for _, w, _ in ordered]
     else:  # fixed features, zero output layer; only the output weights are trained
+        k = exp.outputs
         vectors = [torch.cat([t.reshape(-1) for layer in init_params(exp, w, data_seed, i)
                               for t in layer]) for _, w, i in ordered]
         params = torch.cat(vectors)[index]
-        trainable = torch.cat([torch.cat([torch.zeros(len(v) - w - 1), torch.ones(w),
-                                          torch.zeros(1)]) for v, (_, w, _) in
+        trainable = torch.cat([torch.cat([torch.zeros(len(v) - k * w - k), torch.ones(k * w),
+                                          torch.zeros(k)]) for v, (_, w, _) in
                                zip(vectors, ordered, strict=True)])[index]
         sizes = [len(v) for v in vectors]
     if state is not None:
@@ -712,9 +767,11 @@ class _Recorder:
     def __init__(self, run: _Setup, samples: tuple[Tensor, ...], n_cells: int, inits: int,
                  start: int):
         exp, params, tiles = run.exp, run.params, run.tiles
-        _, y_train, _, y_test, x_pop, f_train, f_pop = samples
+        _, y_train, _, y_test, x_pop, f_train, f_pop, flipped = samples
         self.run, self.y_train, self.y_test, self.f_train, self.f_pop = (
             run, y_train, y_test, f_train, f_pop)
+        self.classify = exp.data.target in CLASSIFICATION_TARGETS
+        self.flipped = flipped.expand(n_cells, -1)
         self.loss = LOSSES[exp.train.loss]
         self.xt_pop = _augment(x_pop).t().contiguous()
         self.rec_index = {e: k for k, e in enumerate(e for e in exp.epochs if e >= start)}
@@ -735,8 +792,15 @@ class _Recorder:
         """Record the metrics of ``epoch`` from the outputs on the train and test rows."""
         k, res = self.rec_index[epoch], self.res
         res["train_loss"][k] = self.loss.record(train_pred, self.y_train)
-        res["f_error_train"][k] = _mse(train_pred, self.f_train)
         res["test_loss"][k] = self.loss.record(test_pred, self.y_test)
+        if self.classify:
+            train, test = (_by_row(pred, y) for pred, y in ((train_pred, self.y_train),
+                                                             (test_pred, self.y_test)))
+            for name, value in train_errors(*train, self.flipped).items():
+                res[name][k] = value
+            res["test_error"][k] = zero_one_error(*test)
+            return
+        res["f_error_train"][k] = _mse(train_pred, self.f_train)
         if self.xt_pop.shape[1]:
             _population(self.run.tiles, self.xt_pop, self.f_pop, self.stats, self.scratch)
             res["f_error"][k], res["f_error_se"][k] = self.stats.f_error, self.stats.f_error_se
@@ -802,8 +866,9 @@ def _minibatches(run: _Setup, record: _Recorder, xt_both: Tensor, n: int, start:
                 idx = perm[:, row:row + tr.batch_size].contiguous()
                 batch = xt_train.index_select(1, idx.view(-1)).view(-1, *idx.shape)
                 batch = batch.transpose(0, 1).contiguous()
-                y = (y_train.index_select(0, idx.view(-1)).view_as(idx)
-                     if y_train.dim() == 1 else y_train.gather(1, idx))
+                y = (y_train.index_select(1, idx.view(-1)).view(-1, *idx.shape).transpose(0, 1)
+                     if y_train.dim() == 2 else
+                     y_train.gather(2, idx.unsqueeze(1).expand(-1, y_train.shape[1], -1)))
             tiles.backprop(batch, y, record.loss, False)
             run.opt.step(run.params, run.grad)
 

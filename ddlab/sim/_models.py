@@ -136,11 +136,13 @@ def init_params(experiment: Experiment, width: int, data_seed: int,
         One pair per ``Linear`` layer, weight of shape (out, in), bias (out,).
     """
     if experiment.model.family != "mlp":
-        zeros = torch.zeros(1, width, dtype=torch.float64), torch.zeros(1, dtype=torch.float64)
+        k = experiment.outputs
+        zeros = torch.zeros(k, width, dtype=torch.float64), torch.zeros(k, dtype=torch.float64)
         return [feature_params(experiment, width, data_seed, init_seed), zeros]
     u = cell_uniforms(experiment, width, data_seed, init_seed).mul_(2).sub_(1)
     out, pos = [], 0
-    for o, i in layer_shapes(experiment.data.dim, width, experiment.model.depth):
+    for o, i in layer_shapes(experiment.data.dim, width, experiment.model.depth,
+                             experiment.outputs):
         bound = i**-0.5
         w = u[pos:pos + o * i].view(o, i) * bound
         b = u[pos + o * i:pos + o * i + o] * bound

@@ -224,7 +224,11 @@ def test_diabetes_target_and_splits():
     ({"model": {"fit": "min_norm"}}, "model.fit = 'min_norm': the mlp family"),
     ({"model": {"family": "linear", "fit": "ridge"}, "data": {"dim": 10}},
      "model.ridge = 0.0: fit = 'ridge' needs ridge > 0"),
-    ({"data": {"target": "digits"}}, "data.target = 'digits': has 10 outputs"),
+    ({"data": {"target": "digits", "dim": 64}, "train": {"loss": "cross_entropy"},
+      "model": {"family": "random_features", "fit": "min_norm"}},
+     "train.loss = 'cross_entropy': a closed-form fit"),
+    ({"train": {"loss": "cross_entropy"}}, "train.loss = 'cross_entropy': needs a "
+     "classification target"),
     ({"data": {"target": "digits", "n_train": 1500, "n_test": 500}},
      "data.n_train = 1500: n_train + n_test must be <= 1797"),
     ({"data": {"target": "diabetes", "dim": 5}}, "data.dim = 5: target 'diabetes' has 10"),
