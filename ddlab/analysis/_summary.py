@@ -73,7 +73,10 @@ def summarize(ds: xr.Dataset, metric: str = "test_loss", tol: float = 1e-3,
     metric : str
         The variable to summarise (default ``test_loss``).
     tol : float
-        Train-loss threshold (units of y²) defining interpolation.
+        Train-loss threshold (units of y²) defining interpolation; for a
+        classification result, threshold of the 0-1 ``train_error`` (against
+        the labels as trained on, flipped ones included): interpolation is
+        fitting every training label.
     z : float
         Standard errors by which a peak must exceed the lowest points on
         both sides (default 2).
@@ -87,7 +90,8 @@ def summarize(ds: xr.Dataset, metric: str = "test_loss", tol: float = 1e-3,
         ``best_width``, ``best_height``. Per width: ``epoch_peak``,
         ``epoch_peak_height`` and its ``_se``, ``_median`` and ``_status``.
         ``interpolation_width``: the smallest width whose final mean train loss
-        is below ``tol``; ``interpolation_ratio``: its n_params / n_train.
+        (0-1 train error for classification) is below ``tol``;
+        ``interpolation_ratio``: its n_params / n_train.
     """
     if isinstance(tol, bool) or not isinstance(tol, Real) or not 0 <= tol < float("inf"):
         raise ValueError(f"tol = {tol!r}: expected a finite number >= 0")
@@ -97,7 +101,8 @@ def summarize(ds: xr.Dataset, metric: str = "test_loss", tol: float = 1e-3,
         raise ValueError(f"metric = {metric!r}: not a variable of ds "
                          f"(one of {', '.join(map(str, ds.data_vars))})")
     mean = ds[metric].mean(SEEDS)
-    train = ds["train_loss"].mean(SEEDS).isel(epoch=-1).load()
+    fit = "train_error" if "train_error" in ds else "train_loss"
+    train = ds[fit].mean(SEEDS).isel(epoch=-1).load()
     first = xr.apply_ufunc(first_below, train, tol, input_core_dims=[["width"], []])
     index = first.clip(min=0)
     found = first >= 0
@@ -112,6 +117,6 @@ def summarize(ds: xr.Dataset, metric: str = "test_loss", tol: float = 1e-3,
         "best_height": labelled(best.min("width"), f"smallest mean {metric} over widths", units),
         **_peaks(ds, metric, "epoch", z, "epoch_peak", "epoch_peak"),
         "interpolation_width": labelled(interp.astype(float),
-                                        f"smallest width with final mean train loss < {tol}"),
+                                        f"smallest width with final mean {fit} < {tol}"),
         "interpolation_ratio": labelled(ratio, "n_params / n_train at the interpolation width"),
     }, attrs={"metric": metric, "tol": tol, "z": z})

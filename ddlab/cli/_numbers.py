@@ -198,9 +198,13 @@ def classification_numbers(key: str, ds: xr.Dataset, exp: Experiment) -> dict[st
     narrowest width, ``Peak`` the largest among the widths whose parameter
     count is within a factor 2 of ``n_train`` (its width: ``PeakWidth``),
     ``Widest`` at the widest and ``BestUnder`` the smallest among the widths
-    with fewer parameters than training points (``n/a`` where none is).
+    with fewer parameters than training points (``n/a`` where none is); each
+    with its standard error over the seed cells (``...Se``). Runs trained over
+    epochs also get :func:`_memorization_numbers`.
     """
-    error = _final(ds, "test_error")
+    cells = ds["test_error"].isel(epoch=-1).stack(cell=("data_seed", "init_seed")).compute()
+    error = cells.mean("cell")
+    se = cells.std("cell", ddof=1) / np.sqrt(cells.sizes["cell"])
     n = exp.data.n_train
     out: dict[str, str] = {}
     rest = [d for d in error.dims if d != "width"]
@@ -210,13 +214,53 @@ def classification_numbers(key: str, ds: xr.Dataset, exp: Experiment) -> dict[st
         n_params = ds["n_params"].isel({d: i for d, i in sel.items() if d in ds["n_params"].dims})
         near = curve.where((n_params >= n / 2) & (n_params <= 2 * n))
         label = key + "".join(macro(d, str(error[d].values[i])) for d, i in sel.items())
-        peak = float(near.idxmax("width")) if bool(near.notnull().any()) else np.nan
-        out |= {label + "ErrorFirst": _fmt(100 * float(curve.isel(width=0))),
-                label + "ErrorPeak": _fmt(100 * float(near.max())),
-                label + "ErrorPeakWidth": _fmt(peak),
-                label + "ErrorWidest": _fmt(100 * float(curve.isel(width=-1))),
-                label + "ErrorBestUnder": _fmt(100 * float(curve.where(n_params < n).min()))}
+        peak = near.idxmax("width") if bool(near.notnull().any()) else None
+        under = curve.where(n_params < n)
+        best = under.idxmin("width") if bool(under.notnull().any()) else None
+        points = {"First": curve["width"][0], "Peak": peak, "Widest": curve["width"][-1],
+                  "BestUnder": best}
+        spread = se.isel(sel)
+        for name, width in points.items():
+            value, error_se = ((np.nan, np.nan) if width is None else
+                               (float(curve.sel(width=width)), float(spread.sel(width=width))))
+            out |= {label + "Error" + name: _fmt(100 * value),
+                    label + "Error" + name + "Se": _fmt(100 * error_se, 2)}
+        out[label + "ErrorPeakWidth"] = _fmt(np.nan if peak is None else float(peak))
+    if ds.sizes["epoch"] > 2 and not rest:
+        out |= _memorization_numbers(key, ds)
     return out
+
+
+def _memorization_numbers(key: str, ds: xr.Dataset) -> dict[str, str]:
+    """When the widest network memorizes the flipped labels, against its test error over epochs.
+
+    ``InterpolationWidth``/``InterpolationRatio``: the smallest width fitting
+    every training label (:func:`ddlab.summarize`); for the widest width,
+    ``WidestMemorizedEpoch`` (first recorded epoch at which the mean fraction of
+    flipped points predicted as their flipped label reaches 1/2), ``WidestMinError``
+    and ``WidestMinEpoch`` (the lowest mean test error over epochs: early
+    stopping), and ``EpochPeakWidths``, the widths with a significant epoch-wise
+    peak of the test error and ``EpochPeakRise`` the largest such peak's height
+    above the lower of its two valleys, in percentage points.
+    """
+    s = analysis.summarize(ds, metric="test_error")
+    mean = ds["test_error"].mean(("data_seed", "init_seed")).compute()
+    widest = mean.isel(width=-1)
+    memo = ds["memorized_fraction"].isel(width=-1).mean(("data_seed", "init_seed")).compute()
+    reached = memo["epoch"].where(memo >= 0.5).min()
+    peaks = s["epoch_peak"].dropna("width")
+    rise = [float(mean.sel(width=w, epoch=e)) - max(
+        float(mean.sel(width=w).sel(epoch=slice(None, e)).min()),
+        float(mean.sel(width=w).sel(epoch=slice(e, None)).min()))
+        for w, e in zip(peaks["width"].values, peaks.values, strict=True)]
+    return {key + "InterpolationWidth": _fmt(float(s["interpolation_width"])),
+            key + "InterpolationRatio": _fmt(float(s["interpolation_ratio"]), 2),
+            key + "WidestMemorizedEpoch": _fmt(float(reached)),
+            key + "WidestMinError": _fmt(100 * float(widest.min())),
+            key + "WidestMinEpoch": _fmt(float(widest.idxmin("epoch"))),
+            key + "EpochPeakWidths": ", ".join(str(int(w)) for w in peaks["width"].values)
+            or "none",
+            key + "EpochPeakRise": _fmt(100 * max(rise, default=np.nan), 2)}
 
 
 def _samplewise_numbers(key: str, ds: xr.Dataset) -> dict[str, str]:

@@ -203,18 +203,20 @@ def _threshold(ds: xr.Dataset | xr.DataArray, over: str, threshold: Any,
         # train loss below TOL can come earlier (one-hot labels nearly in the span)
         return (float(n[0]), f"interpolation threshold {coord_symbol(ds, 'width')} = n = "
                              f"{int(n[0])}") if n.size == 1 else None
-    if "train_loss" not in sub:
-        return None
     # summarize(ds).interpolation_width's definition, without its peak search
-    train = seed_stats(sub["train_loss"].isel(epoch=-1), "mean")[0]
+    fit = "train_error" if "train_error" in sub else "train_loss"
+    if fit not in sub:
+        return None
+    train = seed_stats(sub[fit].isel(epoch=-1), "mean")[0]
     if train.dims != ("width",):
         return None
     first = int(first_below(train.values, TOL))
     if first < 0:
         return None
     width = float(train["width"].values[first])
+    what = "0-1 train error" if fit == "train_error" else "train loss"
     return width, (f"interpolation threshold {coord_text(sub, 'width', width)} "
-                   f"(first with final train loss < {TOL:g})")
+                   f"(first with final {what} < {TOL:g})")
 
 
 def _threshold_line(ax: Axes, where: tuple[float, str] | None) -> Line2D | None:
@@ -350,7 +352,8 @@ def curves(ds: xr.Dataset | xr.DataArray | Mapping[str, xr.Dataset | xr.DataArra
         fixed-feature families (``random_features``, ``linear``) at N (or p)
         = n_train, and for networks at :func:`ddlab.analysis.summarize`'s
         ``interpolation_width`` (the smallest width whose final train loss,
-        mean over seeds, is below 1e-3), when there is one; none against
+        or 0-1 train error for classification, mean over seeds, is below
+        1e-3), when there is one; none against
         epoch. A number: there, in
         units of ``over``; a (number, label) pair: there, with that legend
         label. None or False: no line.

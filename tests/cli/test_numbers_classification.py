@@ -29,3 +29,26 @@ def test_classification_numbers_read_the_final_mean_error(tmp_path):
             100 * float(curve.sel(width=[5, 20, 30]).min()))
     noisy = float(mean.sel(label_noise=0.25, width=40))
     assert np.isfinite(noisy) and noisy > float(mean.sel(label_noise=0.0, width=40))
+
+
+def test_memorization_numbers_of_a_network_trained_over_epochs(tmp_path):
+    exp = ddlab.load_experiment({
+        "name": "net",
+        "data": {"target": "teacher_classes", "classes": 3, "dim": 4, "n_train": 30,
+                 "n_test": 100, "label_noise": 0.2},
+        "model": {"width": [2, 8, 64]},
+        "train": {"loss": "cross_entropy", "optimizer": "adam", "lr": 0.05, "epochs": 150,
+                  "record": {"dense": 5, "log": 12}},
+        "seeds": {"data": 1, "init": 3}})
+    ds = ddlab.run(exp, out=tmp_path / "n.zarr", device="cpu", progress=False)
+    out = _numbers.experiment_numbers("net", ds, exp)
+    cells = ds["test_error"].isel(epoch=-1, width=-1).values.ravel()
+    assert out["NetErrorWidestSe"] == _numbers._fmt(100 * cells.std(ddof=1) / np.sqrt(3), 2)
+    widest = ds["test_error"].isel(width=-1).mean(("data_seed", "init_seed"))
+    assert out["NetWidestMinError"] == _numbers._fmt(100 * float(widest.min()))
+    assert out["NetWidestMinEpoch"] == _numbers._fmt(float(widest.idxmin("epoch")))
+    memo = ds["memorized_fraction"].isel(width=-1).mean(("data_seed", "init_seed")).values
+    first = int(ds["epoch"].values[np.argmax(memo >= 0.5)])
+    assert memo.max() >= 0.5 and out["NetWidestMemorizedEpoch"] == str(first)
+    fits = ds["train_error"].isel(epoch=-1).mean(("data_seed", "init_seed")).values
+    assert out["NetInterpolationWidth"] == str(int(ds["width"].values[np.argmax(fits < 1e-3)]))
