@@ -21,3 +21,12 @@ def test_benchmark_quick_mode_runs(script):
                          capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "GFLOP/s" in out.stdout or "spread" in out.stdout, out.stdout
+
+
+def test_mnist1d_benchmark_quick_mode_runs_and_agrees():
+    """Not slow: seconds, once the MNIST-1D pool is generated in the private cache (~8 s)."""
+    pytest.importorskip("mnist1d")
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "mnist1d.py"), "--quick"],
+                         capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "GFLOP/s" in out.stdout and "\nagree: " in out.stdout, out.stdout
