@@ -43,20 +43,32 @@ def _legend(size: tuple[float, float]) -> str:
 GD_DESIGNS = 500
 
 
-def gd_theory(exp: Experiment, epochs) -> theory.Risk:
+def gd_theory(exp: Experiment, epochs, width: int | None = None) -> theory.Risk:
     """:func:`ddlab.theory.gd_risk` of a ``linear`` experiment trained by full-batch GD.
 
-    The model must use every feature (width = data.dim); the designs are drawn
-    from the root seed.
+    The designs are drawn from the root seed; ``width`` defaults to the
+    model's only width. With ``data.blocks`` the model must use every feature
+    (``width`` = data.dim). With isotropic
+    inputs it may use the first p = ``width`` of the D = data.dim features: the
+    omitted ones are independent of the used ones, so their part of y, with
+    E||beta_omitted||^2 = signal (D - p) / D, acts as extra noise of that
+    variance while training and adds that much to the excess risk (a bias); the
+    result is exact in the same sense as :func:`ddlab.theory.gd_risk`.
     """
     d, m = exp.data, exp.model
-    if m.family != "linear" or m.fit != "gd" or tuple(m.width) != (d.dim,):
-        raise ValueError(f"theory = 'gd': needs family 'linear', fit 'gd' and width = "
-                         f"[data.dim] = [{d.dim}], got {m.family!r}, {m.fit!r}, "
-                         f"{list(m.width)}")
-    blocks = [dict(b) for b in d.blocks] or [{"dim": d.dim, "scale": 1.0, "signal": d.signal}]
-    return theory.gd_risk(d.n_train, blocks, d.noise, exp.train.lr, epochs,
-                          designs=GD_DESIGNS, seed=exp.seeds.root)
+    p = int(width if width is not None else m.width[0] if len(m.width) == 1 else 0)
+    if m.family != "linear" or m.fit != "gd" or not 1 <= p <= d.dim or (d.blocks and p != d.dim):
+        raise ValueError(f"theory = 'gd': needs family 'linear', fit 'gd' and a width of at "
+                         f"most data.dim = {d.dim} (all of it with data.blocks), got "
+                         f"{m.family!r}, {m.fit!r}, width {p}")
+    if d.blocks:
+        return theory.gd_risk(d.n_train, [dict(b) for b in d.blocks], d.noise, exp.train.lr,
+                              epochs, designs=GD_DESIGNS, seed=exp.seeds.root)
+    omitted = d.signal * (d.dim - p) / d.dim
+    used = [{"dim": p, "scale": 1.0, "signal": d.signal - omitted}]
+    risk = theory.gd_risk(d.n_train, used, float(np.sqrt(d.noise**2 + omitted)), exp.train.lr,
+                          epochs, designs=GD_DESIGNS, seed=exp.seeds.root)
+    return theory.Risk(risk.risk + omitted, risk.bias + omitted, risk.variance)
 
 
 def theory_curve(exp: Experiment, name: str, ds: xr.Dataset, sel: dict[str, Any],
@@ -69,7 +81,7 @@ def theory_curve(exp: Experiment, name: str, ds: xr.Dataset, sel: dict[str, Any]
     """
     if name == "gd":
         x = np.unique(np.r_[0, np.geomspace(1, exp.train.epochs, 120).round()].astype(int))
-        return x, gd_theory(exp, x), "exact GD risk (mean over designs)"
+        return x, gd_theory(exp, x, sel.get("width")), "exact GD risk (mean over designs)"
     d = exp.point([0] * len(exp.sweep)).data if exp.sweep else exp.data
     ridge = float(sel.get("ridge", exp.model.ridge if not exp.sweep else 0.0))
     if over not in ("width", "n_train"):
@@ -240,6 +252,8 @@ def _curves(fig: Figure, ds: xr.Dataset, exp: Experiment):
         kwargs.setdefault("threshold", (n, f"interpolation threshold "
                                            f"{coord_symbol(ds, over)} = n = {n}"))
     swept = [d for d in _sweeps(ds, exp) if d != over]
+    if name == "gd" and ds.sizes["width"] > 1:  # one exact curve per width
+        swept = ["width", *swept]
     values = [{}] if not swept else [{swept[0]: v.item()} for v in ds[swept[0]].values]
     curves = [theory_curve(exp, name, ds, sel, over) for sel in values]
     x, risk, label = curves[0]

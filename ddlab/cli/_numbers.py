@@ -283,25 +283,29 @@ def _samplewise_numbers(key: str, ds: xr.Dataset) -> dict[str, str]:
 
 
 def _epochwise_numbers(key: str, ds: xr.Dataset, exp: Experiment) -> dict[str, str]:
-    """Epoch-wise double descent of the mean f_error and its distance to the GD theory.
+    """Epoch-wise curves of the mean f_error against the GD theory, width by width.
 
-    Start (epoch 0), the peak (largest mean) and the dip (smallest mean after the
-    peak), each with its epoch and standard error over data sets; the final value;
-    the theory at the peak and the dip; and the largest |z| = |mean - theory| / SE
-    over the recorded epochs (the theory's own Monte Carlo error is neglected).
+    ``TheoryMaxZ``: the largest |z| = |mean - theory| / SE over the recorded
+    epochs and the widths (the theory's own Monte Carlo error is neglected).
+    With one width, its epoch-wise double descent too: the start (epoch 0), the
+    peak (largest mean) and the dip (smallest mean after the peak), each with
+    its epoch and standard error over data sets; the final value; the theory at
+    the peak and the dip.
     """
-    f = ds["f_error"].isel(width=0).stack(cell=("data_seed", "init_seed")).compute()
-    mean = f.mean("cell").values
-    se = f.std("cell", ddof=1).values / np.sqrt(f.sizes["cell"])
     epochs = ds["epoch"].values
-    peak = int(np.argmax(mean))
-    dip = peak + int(np.argmin(mean[peak:]))
-    th = gd_theory(exp, epochs).risk
-    out = {key + "EpochStart": mean[0], key + "EpochFinal": mean[-1],
-           key + "TheoryMaxZ": np.max(np.abs(mean - th) / se)}
-    for name, i in (("EpochPeak", peak), ("EpochDip", dip)):
-        out |= {key + name: mean[i], key + name + "Se": se[i], key + name + "Epoch": epochs[i],
-                key + name + "Theory": th[i]}
+    f = ds["f_error"].stack(cell=("data_seed", "init_seed")).compute()
+    mean = f.mean("cell").transpose("width", "epoch").values
+    se = (f.std("cell", ddof=1) / np.sqrt(f.sizes["cell"])).transpose("width", "epoch").values
+    th = np.stack([gd_theory(exp, epochs, int(w)).risk for w in ds["width"].values])
+    out = {key + "TheoryMaxZ": np.max(np.abs(mean - th) / se)}
+    if ds.sizes["width"] == 1:
+        mean, se, th = mean[0], se[0], th[0]
+        peak = int(np.argmax(mean))
+        dip = peak + int(np.argmin(mean[peak:]))
+        out |= {key + "EpochStart": mean[0], key + "EpochFinal": mean[-1]}
+        for name, i in (("EpochPeak", peak), ("EpochDip", dip)):
+            out |= {key + name: mean[i], key + name + "Se": se[i],
+                    key + name + "Epoch": epochs[i], key + name + "Theory": th[i]}
     return {k: _fmt(float(v), 2 if k.endswith("Z") else 3) for k, v in out.items()}
 
 

@@ -51,7 +51,30 @@ def test_figure_overlays_the_theory_from_epoch_zero(epochwise):
     assert np.isfinite(y).all()
 
 
-def test_gd_theory_needs_all_features(epochwise):
+def test_gd_theory_needs_all_features_of_blocks(epochwise):
     exp, _ = epochwise
     with pytest.raises(ValueError, match=r"^theory = 'gd': needs family 'linear'"):
         gd_theory(exp.replace(model={"width": [10]}), [1])
+
+
+def test_gd_theory_of_the_first_p_features_matches_simulation():
+    """Isotropic inputs, p < D used: the omitted features are noise while training, bias after."""
+    exp = ddlab.load_experiment({
+        "name": "weak",
+        "data": {"target": "linear", "input": "normal", "dim": 20, "n_train": 15,
+                 "n_test": 10, "n_population": 512, "noise": 0.5, "signal": 1.0},
+        "model": {"family": "linear", "fit": "gd", "width": [6, 15, 20]},
+        "train": {"optimizer": "sgd", "lr": 0.1, "epochs": 200, "dtype": "float64",
+                  "record": {"log": 8}, "record_bias_variance": False},
+        "seeds": {"root": 8, "data": 200, "init": 1}})
+    ds = ddlab.run(exp, device="cpu", progress=False)
+    out = experiment_numbers("weak", ds, exp, theories=["gd"])
+    assert float(out["WeakTheoryMaxZ"]) < 4
+    # at epoch 0 the prediction is 0: the risk is the whole signal, whatever p
+    for p in (6, 15, 20):
+        assert gd_theory(exp, [0], p).risk[0] == pytest.approx(1.0, rel=1e-12)
+    # the omitted features' share is a floor under the risk of the narrowest model
+    assert gd_theory(exp, [200], 6).bias[0] > 14 / 20
+    fig = draw(Figure("weak", "curves", {"var": "f_error", "over": "epoch", "theory": "gd",
+                                         "at": {"width": [6, 15, 20]}}), ds, exp, quick=False)
+    assert sum(line.get_linestyle() == "--" for line in fig.axes[0].lines) == 3
