@@ -198,3 +198,19 @@ def test_interpolating_random_features_memorize_every_flipped_label(tmp_path):
     assert float(narrow["memorized_fraction"].max()) < 1.0
     np.testing.assert_array_equal(  # without flips the clean split is the whole training set
         ds["train_error_clean"].sel(label_noise=0.0), ds["train_error"].sel(label_noise=0.0))
+
+
+@pytest.mark.parametrize("extra, phrase", [
+    ([], "train.loss = 'cross_entropy': needs a classification target"),
+    (["--set", "data.target=teacher_classes", "--set", "model.family=random_features",
+      "--set", "model.fit=min_norm"], "train.loss = 'cross_entropy': a closed-form fit"),
+])
+def test_cross_entropy_where_it_cannot_apply_exits_2(extra, phrase, tmp_path, capsys):
+    config = tmp_path / "reg.toml"
+    config.write_text('[data]\ntarget = "teacher"\n[model]\nwidth = [3]\n')
+    argv = ["run", str(config), "--set", "train.loss=cross_entropy", *extra,
+            "--out", str(tmp_path / "o.zarr")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and phrase in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["reg.toml"]
