@@ -363,7 +363,8 @@ FIELDS: tuple[Field, ...] = (
     _f("train", "dtype", "choice", "float32", choices=DTYPES, sweep="", doc="float precision"),
     _f("train", "record", "record", "all", sweep="", doc="epochs at which metrics are kept"),
     _f("train", "record_bias_variance", "bool", True, sweep="",
-       doc="keep pred_mean, pred_var_init, f_population"),
+       doc="keep pred_mean, pred_var_init, f_population (cross-entropy classification: "
+           "test_ce_bias, test_ce_variance, test_error_variance)"),
     _f("train", "keep_state", "bool", False, sweep="",
        doc="keep each cell's final parameters and optimiser state (to train longer later)"),
     _f("seeds", "root", "int", 0, low=0, high=2**64, sweep="", doc="root seed"),

@@ -8,6 +8,7 @@ from ._lock import StoreLock
 from ._provenance import CONVENTIONS, calling, experiment_of, now, provenance
 from ._schema import (
     CELL_DIMS,
+    CLASS_BIAS_VARIANCE,
     DIMS,
     FLAGS,
     METRICS,
@@ -18,6 +19,7 @@ from ._schema import (
     metric_dims,
     metric_names,
     optimizer_slots,
+    records_class_variance,
     records_predictions,
     state_size,
     storage_bytes,
@@ -39,6 +41,7 @@ from ._verify import verify
 
 __all__ = [
     "CELL_DIMS",
+    "CLASS_BIAS_VARIANCE",
     "CONVENTIONS",
     "DIMS",
     "FLAGS",
@@ -66,6 +69,7 @@ __all__ = [
     "optimizer_slots",
     "private_dir",
     "provenance",
+    "records_class_variance",
     "records_predictions",
     "skeleton_bytes",
     "state_size",

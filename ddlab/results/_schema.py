@@ -16,9 +16,9 @@ import xarray as xr
 
 from ..config import CLASSIFICATION_TARGETS, FIELDS, REAL_TARGETS, Experiment, Key, mlp_n_params
 
-__all__ = ["CELL_DIMS", "CLASS_METRICS", "DIMS", "FLAGS", "METRICS", "VARIABLES", "build_dataset",
-           "cell_dims",
-           "coordinate_attrs", "dim_sizes", "metric_dims", "metric_names", "optimizer_slots",
+__all__ = ["CELL_DIMS", "CLASS_BIAS_VARIANCE", "CLASS_METRICS", "DIMS", "FLAGS", "METRICS",
+           "VARIABLES", "build_dataset", "cell_dims", "coordinate_attrs", "dim_sizes",
+           "metric_dims", "metric_names", "optimizer_slots", "records_class_variance",
            "records_predictions", "state_size", "storage_bytes", "variable_dims"]
 
 #: Dimension order of the metric variables of an unswept experiment.
@@ -30,6 +30,9 @@ METRICS = ("train_loss", "test_loss", "f_error_train", "f_error", "f_error_se", 
            "test_error", "train_error_clean", "memorized_fraction")
 #: Metrics of classification targets only (regression targets record the others but these).
 CLASS_METRICS = ("train_error", "test_error", "train_error_clean", "memorized_fraction")
+#: Bias-variance terms over init seeds of cross-entropy classification runs, on the test set,
+#: one value per (sweep point, width, epoch, data seed)
+CLASS_BIAS_VARIANCE = ("test_ce_bias", "test_ce_variance", "test_error_variance")
 #: Boolean per-cell flags: name -> CF flag_meanings (for the values 0 and 1).
 FLAGS = {"diverged": "finite diverged", "completed": "pending completed"}
 
@@ -58,6 +61,15 @@ VARIABLES: dict[str, tuple[str, str]] = {
                   "(in units of y)", "1"),
     "pred_var_init": ("mean over population points of the variance over init seeds "
                       "of the prediction (in units of y²)", "1"),
+    "test_ce_bias": ("mean over test points of the cross-entropy of the normalized geometric "
+                     "mean over init seeds of the softmax probabilities (clean labels)", "1"),
+    "test_ce_variance": ("mean over init seeds and test points of the KL divergence from the "
+                         "normalized geometric mean over init seeds of the softmax "
+                         "probabilities to each seed's (test_ce_bias + test_ce_variance = "
+                         "the mean over init seeds of test_loss)", "1"),
+    "test_error_variance": ("mean over init seeds and test points of the fraction whose "
+                            "predicted class differs from the main prediction, the argmax of "
+                            "the normalized geometric mean of the softmax probabilities", "1"),
     "f_population": ("true regression function f at a population point (in units of y)", "1"),
     "state": ("final parameters of the cell, then its optimiser buffers, flattened as "
               "make_model's layers (weight row-major, then bias) and padded with NaN", "1"),
@@ -102,6 +114,18 @@ def records_predictions(experiment: Experiment) -> bool:
     return experiment.data.n_population > 0 and experiment.train.record_bias_variance
 
 
+def records_class_variance(experiment: Experiment) -> bool:
+    """Whether runs of ``experiment`` keep the bias-variance terms :data:`CLASS_BIAS_VARIANCE`.
+
+    Classification targets trained with ``train.loss = "cross_entropy"`` (at some
+    sweep point: the others record them as missing) and ``record_bias_variance``.
+    """
+    loss = experiment.train.loss
+    losses = (loss,) if isinstance(loss, str) else tuple(loss)
+    return (experiment.data.target in CLASSIFICATION_TARGETS and "cross_entropy" in losses
+            and experiment.train.record_bias_variance)
+
+
 def optimizer_slots(experiment: Experiment) -> int:
     """Buffers of the optimiser per parameter: Adam's two moments, a momentum buffer, ..."""
     tr = experiment.train
@@ -128,6 +152,8 @@ def variable_dims(experiment: Experiment) -> dict[str, tuple[str, ...]]:
         out["pred_mean"] = (*sweep, "width", "epoch", "data_seed", "pop")
         out["pred_var_init"] = (*sweep, "width", "epoch", "data_seed")
         out["f_population"] = (*sweep, "data_seed", "pop")
+    if records_class_variance(experiment):
+        out |= dict.fromkeys(CLASS_BIAS_VARIANCE, (*sweep, "width", "epoch", "data_seed"))
     if experiment.train.keep_state:
         out["state"] = (*cell_dims(experiment), "state_entry")
     return out

@@ -45,7 +45,7 @@ from ._integrity import (
 )
 from ._lock import StoreLock
 from ._provenance import SCHEMA, STORE_MARK, experiment_of, history_line
-from ._schema import FLAGS, METRICS, build_dataset, dim_sizes, variable_dims
+from ._schema import CLASS_BIAS_VARIANCE, FLAGS, METRICS, build_dataset, dim_sizes, variable_dims
 from ._verify import check_shapes, half_built, is_store, open_verified
 
 __all__ = ["MemoryStore", "StorageFullError", "StoreDamageWarning", "ZarrStore", "check_writable",
@@ -609,7 +609,8 @@ def open_results(path: str | Path, chunks: Any = None) -> xr.Dataset:
     ds = xr.open_zarr(path, chunks=chunks)
     experiment_of(ds)  # a store this version can read
     done = ds["completed"].load() if chunks is None else ds["completed"]
-    for name in [*METRICS, "wall_time", "pred_mean", "pred_var_init", "f_population"]:
+    for name in [*METRICS, "wall_time", "pred_mean", "pred_var_init", "f_population",
+                 *CLASS_BIAS_VARIANCE]:
         if name in ds:  # a value is written with any chunk whose region covers it
             var = ds[name].variable
             mask = done.any([d for d in done.dims if d not in var.dims])

@@ -20,7 +20,13 @@ import re
 from dataclasses import dataclass
 
 from ..config import REAL_TARGETS, Experiment, field
-from ..results import metric_names, records_predictions, state_size
+from ..results import (
+    CLASS_BIAS_VARIANCE,
+    metric_names,
+    records_class_variance,
+    records_predictions,
+    state_size,
+)
 from ._engine import _EVAL_ELEMENTS
 from ._plan import Chunk, plan_chunks
 
@@ -119,6 +125,8 @@ def result_bytes(experiment: Experiment, chunk: Chunk) -> int:
         groups = cells // exp.seeds.init
         size += groups * epochs * (exp.data.n_population + 1) * 8
         size += math.prod(chunk.shape(exp)) * exp.data.n_population * 8
+    if records_class_variance(exp):
+        size += cells // exp.seeds.init * epochs * len(CLASS_BIAS_VARIANCE) * 8
     return size + cells * state_size(exp) * 8  # kept parameters and optimiser buffers
 
 

@@ -36,8 +36,14 @@ import numpy as np
 import torch
 
 from ..config import CLASSIFICATION_TARGETS, Experiment, mlp_n_params
-from ..results import metric_names, optimizer_slots, records_predictions
-from ._classify import train_errors, zero_one_error
+from ..results import (
+    CLASS_BIAS_VARIANCE,
+    metric_names,
+    optimizer_slots,
+    records_class_variance,
+    records_predictions,
+)
+from ._classify import ensemble_terms, train_errors, zero_one_error
 from ._data import make_data, population_blocks
 from ._models import (
     ACTIVATION,
@@ -778,6 +784,11 @@ class _Recorder:
         self.res = {m: params.new_full((len(self.rec_index), n_cells), torch.nan)
                     for m in metric_names(exp)}
         self.keep_predictions = records_predictions(exp)
+        self.inits = inits
+        self.ensemble = ({name: params.new_empty((len(self.rec_index), n_cells // inits))
+                          for name in CLASS_BIAS_VARIANCE}
+                         if records_class_variance(exp) and exp.train.loss == "cross_entropy"
+                         else {})  # per group of init seeds
         self.stats = PopulationStats(params, n_cells, population_blocks(x_pop.shape[0]), inits,
                                      self.keep_predictions)
         groups, epochs, n_pop = n_cells // inits, len(self.rec_index), x_pop.shape[0]
@@ -799,6 +810,9 @@ class _Recorder:
             for name, value in train_errors(*train, self.flipped).items():
                 res[name][k] = value
             res["test_error"][k] = zero_one_error(*test)
+            if self.ensemble:
+                for name, value in ensemble_terms(test_pred, self.y_test, self.inits).items():
+                    self.ensemble[name][k] = value
             return
         res["f_error_train"][k] = _mse(train_pred, self.f_train)
         if self.xt_pop.shape[1]:
@@ -816,6 +830,8 @@ class _Recorder:
             out["pred_mean"] = self.pred_mean.to("cpu", torch.float64).numpy()
             out["pred_var_init"] = self.pred_var.to("cpu", torch.float64).numpy()
             out["f_population"] = self.f_pop.to("cpu", torch.float64).numpy()[None]
+        for name, value in self.ensemble.items():
+            out[name] = value.to("cpu", torch.float64).numpy()
         if keep_state:
             out["state"] = _state_out([run.params, *run.opt.buffers], run.order, run.sizes,
                                       run.index)
@@ -908,8 +924,12 @@ def train_chunk(points: Sequence[Experiment], cells: Sequence[tuple[int, int, in
         the mean and variance over init seeds of the predictions at the
         population points, for groups of cells sharing (width, point), ordered
         by width and then point, and ``f_population`` (1, n_population), the true
-        f there. Every (point, width) must come with the same init seeds (all of them
-        for pred_mean and pred_var_init to be the statistics over every init seed).
+        f there. Cross-entropy classification runs with ``record_bias_variance``
+        return instead ``test_ce_bias``, ``test_ce_variance`` and
+        ``test_error_variance`` (len(epochs), groups), the bias-variance terms over
+        init seeds on the test set (:func:`ddlab.sim._classify.ensemble_terms`). Every
+        (point, width) must come with the same init seeds (all of them for these
+        group statistics to be over every init seed).
     """
     run = _setup(points, cells, device, state, start)
     data_seed = cells[0][2]

@@ -21,12 +21,14 @@ from tqdm.auto import tqdm
 
 from ..config import Experiment, load_experiment
 from ..results import (
+    CLASS_BIAS_VARIANCE,
     MemoryStore,
     ZarrStore,
     estimate_store_bytes,
     metric_names,
     now,
     provenance,
+    records_class_variance,
     records_predictions,
     skeleton_bytes,
     state_size,
@@ -95,12 +97,13 @@ def _worker(exp: Experiment, chunk: Chunk, device: str, state: np.ndarray | None
         if name in ("train_loss", "test_loss"):  # always defined, so non-finite = overflow
             bad |= ~np.isfinite(v).all(axis=-3)
     arrays["diverged"] = bad
-    if "pred_mean" in results:  # (epoch, groups (width, point, data)[, pop]) -> region
-        for name in ("pred_mean", "pred_var_init"):
+    for name in ("pred_mean", "pred_var_init", *CLASS_BIAS_VARIANCE):
+        if name in results:  # (epoch, groups (width, point, data)[, pop]) -> region
             values = results[name]
             v = values.reshape(len(values), len(widths), *sweep, len(seeds), *values.shape[2:])
             order = (*range(2, 2 + len(sweep)), 1, 0, *range(2 + len(sweep), v.ndim))
             arrays[name] = v.transpose(order)
+    if "pred_mean" in results:
         f_pop = np.asarray(results["f_population"])  # (data, pop)
         arrays["f_population"] = np.broadcast_to(f_pop, (*sweep, *f_pop.shape)).copy()
     if "state" in results:  # (cells, k) -> (*sweep, width, data, init, state), NaN-padded
@@ -259,7 +262,8 @@ def run(experiment, *, device: str = "auto", n_jobs: int = 1, progress: bool | N
             # sized from free device memory when the store was begun: the same chunks again
             plan = plan_run(exp, device=dev, memory_budget=memory_budget, chunk_units=begun)
         chunks = plan.chunks
-        whole = records_predictions(exp)  # pred_mean and pred_var_init need every init
+        # pred_mean, pred_var_init and the classification bias-variance terms need every init
+        whole = records_predictions(exp) or records_class_variance(exp)
         todo = sorted((p for c in chunks for p in c.pending(exp, store.completed, whole)),
                       key=lambda c: -_cost(exp, c))  # largest first: no long chunk last
         total = sum(c.n_cells(exp) for c in chunks)
