@@ -228,7 +228,31 @@ def classification_numbers(key: str, ds: xr.Dataset, exp: Experiment) -> dict[st
         out[label + "ErrorPeakWidth"] = _fmt(np.nan if peak is None else float(peak))
     if ds.sizes["epoch"] > 2 and not rest:
         out |= _memorization_numbers(key, ds)
+    if "test_ce_variance" in ds and not rest:
+        out |= _ce_split_numbers(key, ds)
     return out
+
+
+def _ce_split_numbers(key: str, ds: xr.Dataset) -> dict[str, str]:
+    """The cross-entropy bias-variance split over inits at the last epoch, mean over data sets.
+
+    ``CeVarianceMax`` and its width ``CeVarianceMaxWidth`` (where the variance
+    over inits is largest), the bias there (``CeBiasAtVarianceMax``), both at
+    the widest width (``CeBiasWidest``, ``CeVarianceWidest``), and the largest
+    0-1 variance of the main prediction (``ErrorVarianceMax``, in percent, at
+    ``ErrorVarianceMaxWidth``).
+    """
+    last = ds[["test_ce_bias", "test_ce_variance", "test_error_variance"]].isel(epoch=-1)
+    last = last.mean("data_seed").compute()
+    var, err = last["test_ce_variance"], last["test_error_variance"]
+    top = float(var.idxmax("width"))
+    return {key + "CeVarianceMax": _fmt(float(var.max())),
+            key + "CeVarianceMaxWidth": _fmt(top),
+            key + "CeBiasAtVarianceMax": _fmt(float(last["test_ce_bias"].sel(width=top))),
+            key + "CeBiasWidest": _fmt(float(last["test_ce_bias"].isel(width=-1))),
+            key + "CeVarianceWidest": _fmt(float(var.isel(width=-1))),
+            key + "ErrorVarianceMax": _fmt(100 * float(err.max())),
+            key + "ErrorVarianceMaxWidth": _fmt(float(err.idxmax("width")))}
 
 
 def _memorization_numbers(key: str, ds: xr.Dataset) -> dict[str, str]:

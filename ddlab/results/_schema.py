@@ -61,15 +61,12 @@ VARIABLES: dict[str, tuple[str, str]] = {
                   "(in units of y)", "1"),
     "pred_var_init": ("mean over population points of the variance over init seeds "
                       "of the prediction (in units of y²)", "1"),
-    "test_ce_bias": ("mean over test points of the cross-entropy of the normalized geometric "
-                     "mean over init seeds of the softmax probabilities (clean labels)", "1"),
-    "test_ce_variance": ("mean over init seeds and test points of the KL divergence from the "
-                         "normalized geometric mean over init seeds of the softmax "
-                         "probabilities to each seed's (test_ce_bias + test_ce_variance = "
-                         "the mean over init seeds of test_loss)", "1"),
-    "test_error_variance": ("mean over init seeds and test points of the fraction whose "
-                            "predicted class differs from the main prediction, the argmax of "
-                            "the normalized geometric mean of the softmax probabilities", "1"),
+    "test_ce_bias": ("bias of the test cross-entropy over init seeds: CE(y, p̄), p̄ the "
+                     "normalized geometric mean of the seeds' softmax outputs", "1"),
+    "test_ce_variance": ("variance of the test cross-entropy over init seeds: "
+                         "mean KL(p̄ ‖ p̂) (bias + variance = mean test_loss)", "1"),
+    "test_error_variance": ("0-1 variance over init seeds: fraction of test points "
+                            "predicted other than the main prediction argmax p̄", "1"),
     "f_population": ("true regression function f at a population point (in units of y)", "1"),
     "state": ("final parameters of the cell, then its optimiser buffers, flattened as "
               "make_model's layers (weight row-major, then bias) and padded with NaN", "1"),

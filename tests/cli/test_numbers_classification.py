@@ -52,3 +52,26 @@ def test_memorization_numbers_of_a_network_trained_over_epochs(tmp_path):
     assert memo.max() >= 0.5 and out["NetWidestMemorizedEpoch"] == str(first)
     fits = ds["train_error"].isel(epoch=-1).mean(("data_seed", "init_seed")).values
     assert out["NetInterpolationWidth"] == str(int(ds["width"].values[np.argmax(fits < 1e-3)]))
+
+
+def test_cross_entropy_split_numbers(tmp_path):
+    exp = ddlab.load_experiment({
+        "name": "ce",
+        "data": {"target": "teacher_classes", "classes": 3, "dim": 4, "n_train": 30,
+                 "n_test": 60, "label_noise": 0.2},
+        "model": {"width": [2, 8, 32]},
+        "train": {"loss": "cross_entropy", "optimizer": "adam", "lr": 0.05, "epochs": 40,
+                  "record": {"log": 5}},
+        "seeds": {"data": 2, "init": 3}})
+    ds = ddlab.run(exp, out=tmp_path / "ce.zarr", device="cpu", progress=False)
+    out = _numbers.experiment_numbers("ce", ds, exp)
+    last = ds.isel(epoch=-1).mean("data_seed")
+    var = last["test_ce_variance"]
+    top = float(var.idxmax("width"))
+    assert out["CeCeVarianceMax"] == _numbers._fmt(float(var.max()))
+    assert out["CeCeVarianceMaxWidth"] == _numbers._fmt(top)
+    assert out["CeCeBiasAtVarianceMax"] == _numbers._fmt(
+        float(last["test_ce_bias"].sel(width=top)))
+    assert out["CeCeBiasWidest"] == _numbers._fmt(float(last["test_ce_bias"].sel(width=32)))
+    assert out["CeErrorVarianceMax"] == _numbers._fmt(
+        100 * float(last["test_error_variance"].max()))
