@@ -125,6 +125,7 @@ def experiment_numbers(name: str, ds: xr.Dataset, exp: Experiment,
             out[key + "PeakRatio"] = _fmt(n_params / exp.data.n_train)
         if "pred_mean" in ds:
             out |= _variance_split(key, ds)
+        out |= _under_and_budget(key, ds, exp, s)
     else:
         flat = test.stack(point=[d for d in test.dims])
         best = flat.isel(point=int(np.nanargmin(flat.values)))
@@ -159,6 +160,35 @@ def experiment_numbers(name: str, ds: xr.Dataset, exp: Experiment,
         if not exp.sweep:
             out |= _pole_and_tail(key, ds, exp, theory_name)
     return out
+
+
+def _under_and_budget(key: str, ds: xr.Dataset, exp: Experiment,
+                      summary: xr.Dataset) -> dict[str, str]:
+    """The best underparameterized width against the widest, and the peak at half the budget.
+
+    At the last epoch, mean test loss over seed cells with its standard error:
+    ``BestUnder{Width,Height,Se}`` among the widths with fewer parameters than
+    training points (``n/a`` where none has), ``WidestSe``; and
+    ``HalfEpoch``, the recorded epoch nearest half the last, with the peak
+    there (``PeakWidthHalf``, ``PeakHeightHalf``, ``PeakHeightSeHalf``), to
+    show whether the peak has settled.
+    """
+    cells = ds["test_loss"].isel(epoch=-1).stack(cell=("data_seed", "init_seed")).compute()
+    mean = cells.mean("cell")
+    se = cells.std("cell", ddof=1) / np.sqrt(cells.sizes["cell"])
+    under = mean.where(ds["n_params"] < exp.data.n_train)
+    best = float(under.idxmin("width")) if bool(under.notnull().any()) else np.nan
+    found = np.isfinite(best)
+    epochs = ds["epoch"].values
+    half = summary.sel(epoch=epochs[np.argmin(np.abs(epochs - epochs[-1] / 2))])
+    return {key + "BestUnderWidth": _fmt(best),
+            key + "BestUnderHeight": _fmt(float(mean.sel(width=best)) if found else np.nan),
+            key + "BestUnderSe": _fmt(float(se.sel(width=best)) if found else np.nan, 2),
+            key + "WidestSe": _fmt(float(se.isel(width=-1)), 2),
+            key + "HalfEpoch": _fmt(float(half["epoch"])),
+            key + "PeakWidthHalf": _peak_fmt(float(half.peak_width)),
+            key + "PeakHeightHalf": _peak_fmt(float(half.peak_height)),
+            key + "PeakHeightSeHalf": _peak_fmt(float(half.peak_height_se))}
 
 
 def _settings(key: str, ds: xr.Dataset) -> dict[str, str]:
