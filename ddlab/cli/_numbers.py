@@ -217,7 +217,8 @@ def _ties(final: xr.DataArray, best: xr.DataArray) -> int:
                          and d not in seeds})
     diff = (final - at_best).stack(cell=seeds)
     n = diff.sizes["cell"]
-    mean, se = diff.mean("cell"), diff.std("cell", ddof=1) / np.sqrt(n)
+    with np.errstate(invalid="ignore"):  # diverged (infinite) cells: no tie, and no warning
+        mean, se = diff.mean("cell"), diff.std("cell", ddof=1) / np.sqrt(n)
     return int(((mean <= se) & (mean > 0)).sum())
 
 
