@@ -31,17 +31,23 @@ def test_classification_numbers_read_the_final_mean_error(tmp_path):
     assert np.isfinite(noisy) and noisy > float(mean.sel(label_noise=0.0, width=40))
 
 
-def test_memorization_numbers_of_a_network_trained_over_epochs(tmp_path):
+def _networks(path, name: str, widths: list[int], n_test: int, epochs: int, record: dict,
+              data_seeds: int):
+    """A cross-entropy run of 3-class networks on 20 % flipped labels, and its paper numbers."""
     exp = ddlab.load_experiment({
-        "name": "net",
+        "name": name,
         "data": {"target": "teacher_classes", "classes": 3, "dim": 4, "n_train": 30,
-                 "n_test": 100, "label_noise": 0.2},
-        "model": {"width": [2, 8, 64]},
-        "train": {"loss": "cross_entropy", "optimizer": "adam", "lr": 0.05, "epochs": 150,
-                  "record": {"dense": 5, "log": 12}},
-        "seeds": {"data": 1, "init": 3}})
-    ds = ddlab.run(exp, out=tmp_path / "n.zarr", device="cpu", progress=False)
-    out = _numbers.experiment_numbers("net", ds, exp)
+                 "n_test": n_test, "label_noise": 0.2},
+        "model": {"width": widths},
+        "train": {"loss": "cross_entropy", "optimizer": "adam", "lr": 0.05, "epochs": epochs,
+                  "record": record},
+        "seeds": {"data": data_seeds, "init": 3}})
+    ds = ddlab.run(exp, out=path / f"{name}.zarr", device="cpu", progress=False)
+    return ds, _numbers.experiment_numbers(name, ds, exp)
+
+
+def test_memorization_numbers_of_a_network_trained_over_epochs(tmp_path):
+    ds, out = _networks(tmp_path, "net", [2, 8, 64], 100, 150, {"dense": 5, "log": 12}, 1)
     cells = ds["test_error"].isel(epoch=-1, width=-1).values.ravel()
     assert out["NetErrorWidestSe"] == _numbers._fmt(100 * cells.std(ddof=1) / np.sqrt(3), 2)
     widest = ds["test_error"].isel(width=-1).mean(("data_seed", "init_seed"))
@@ -55,16 +61,7 @@ def test_memorization_numbers_of_a_network_trained_over_epochs(tmp_path):
 
 
 def test_cross_entropy_split_numbers(tmp_path):
-    exp = ddlab.load_experiment({
-        "name": "ce",
-        "data": {"target": "teacher_classes", "classes": 3, "dim": 4, "n_train": 30,
-                 "n_test": 60, "label_noise": 0.2},
-        "model": {"width": [2, 8, 32]},
-        "train": {"loss": "cross_entropy", "optimizer": "adam", "lr": 0.05, "epochs": 40,
-                  "record": {"log": 5}},
-        "seeds": {"data": 2, "init": 3}})
-    ds = ddlab.run(exp, out=tmp_path / "ce.zarr", device="cpu", progress=False)
-    out = _numbers.experiment_numbers("ce", ds, exp)
+    ds, out = _networks(tmp_path, "ce", [2, 8, 32], 60, 40, {"log": 5}, 2)
     last = ds.isel(epoch=-1).mean("data_seed")
     var = last["test_ce_variance"]
     top = float(var.idxmax("width"))
