@@ -222,19 +222,31 @@ class _Net:
                             (self.first_cells_grad, self._grad_rows)):
             if csr.values().data_ptr() != values.data_ptr():  # pragma: no cover - torch internals
                 raise RuntimeError("a sparse view does not alias its buffer")
+        # views of the buffers, made once: each step would otherwise rebuild a few per bucket
+        self._wa, self._gwa = layout.first(params), layout.first(grad)
+        self._wa_t = self._wa.t()
+        self._bo_col = layout.out(params)[1].unsqueeze(1)
+        self._gwo, self._gbo = layout.out(grad)
+        self._wo_col = wo.unsqueeze(1)  # (H, 1): the output weight of each unit (k = 1)
+        self._wo_t = [layout.out_weights(params, b).transpose(1, 2) for b in layout.buckets]
+        self._buffers: dict[tuple[int, int], Tensor] = {}
 
     def _first(self, x: Tensor, z1: Tensor) -> None:
         """z1 (units, rows) = first-layer pre-activations for shared or per-cell inputs x."""
-        wa = self.layout.first(self.params)
         if x.dim() == 2:
-            torch.mm(wa.t(), x, out=z1)
+            torch.mm(self._wa_t, x, out=z1)
             return
-        self._rows.view(-1, wa.shape[0]).copy_(wa.t())
+        wa = self._wa
+        self._rows.view(-1, wa.shape[0]).copy_(self._wa_t)
         torch.mm(self.first_cells, x.reshape(-1, x.shape[2]), out=z1)
 
     def _buffer(self, k: int, rows: int) -> Tensor:
         """(units, rows) view of row k of the workspace."""
-        return self.work[k, :self.layout.n_units * rows].view(self.layout.n_units, rows)
+        view = self._buffers.get((k, rows))
+        if view is None:
+            view = self.work[k, :self.layout.n_units * rows].view(self.layout.n_units, rows)
+            self._buffers[k, rows] = view
+        return view
 
     def forward(self, x: Tensor, scratch: Tensor | None = None):
         """Outputs (cells, rows) for inputs x, and what backward needs.
@@ -266,8 +278,7 @@ class _Net:
                     trace.append((z, h))
                 last[b.units].view(b.n_cells, b.width, rows).copy_(h)
                 traces.append(trace)
-        _, bo = lay.out(self.params)
-        out = torch.addmm(bo.unsqueeze(1), self.readout, last)
+        out = torch.addmm(self._bo_col, self.readout, last)
         return out, (x, z1, a1, traces, last)
 
     def backward(self, cache, g: Tensor) -> None:
@@ -279,19 +290,21 @@ class _Net:
         x, z1, a1, traces, last = cache
         n = g.shape[1]
         grad = self.grad
-        gwo, gbo = lay.out(grad)
-        gwo.zero_()  # sampled_addmm scales its input by beta = 0, which keeps NaN
+        self._gwo.zero_()  # sampled_addmm scales its input by beta = 0, which keeps NaN
         torch.sparse.sampled_addmm(self.readout_grad, g, last.t(), beta=0.0,
                                    out=self.readout_grad)
-        torch.sum(g, dim=1, out=gbo)
-        dlast = self._buffer(2, n)  # (H, n): W_out^T g, bucket by bucket
-        g_cells = g.view(lay.n_cells, lay.outputs, n)
-        # one output: an outer product per cell, which bmm computes several times slower
-        # (an inner dimension of 1) than the broadcast product, to the same bits
-        product = torch.mul if lay.outputs == 1 else torch.bmm
-        for b in lay.buckets:
-            product(lay.out_weights(self.params, b).transpose(1, 2), g_cells[b.cells],
-                    out=dlast[b.units].view(b.n_cells, b.width, n))
+        torch.sum(g, dim=1, out=self._gbo)
+        dlast = self._buffer(2, n)  # (H, n): W_out^T g
+        if lay.outputs == 1:
+            # each unit's output weight times its cell's output gradient: the gradient
+            # rows gathered unit by unit, then one product for all cells (the same
+            # products as one outer product per cell, in one op instead of one per bucket)
+            torch.index_select(g, 0, self.cell_of_unit, out=dlast)
+            dlast.mul_(self._wo_col)
+        else:
+            g_cells = g.view(lay.n_cells, lay.outputs, n)
+            for b, wo_t in zip(lay.buckets, self._wo_t, strict=True):
+                torch.bmm(wo_t, g_cells[b.cells], out=dlast[b.units].view(b.n_cells, b.width, n))
         da1 = dlast
         if lay.depth > 1:
             da1 = torch.empty_like(dlast)
@@ -307,7 +320,7 @@ class _Net:
                     dh = torch.bmm(wk.transpose(1, 2), dz)
                 da1[b.units].view(b.n_cells, b.width, n).copy_(dh)
         dz1 = self.act.backprop(da1, z1, a1)
-        gwa = lay.first(grad)
+        gwa = self._gwa
         if x.dim() == 2:
             torch.mm(x, dz1.t(), out=gwa)
             return
