@@ -758,8 +758,9 @@ def _setup(points: Sequence[Experiment], cells: Sequence[tuple[int, int, int, in
     index = torch.from_numpy(index)
     if exp.model.family == "mlp":
         uniform = many_cell_uniforms(exp, [(w, data_seed, i) for _, w, i in ordered])
-        params = uniform[index].mul_(2).sub_(1).mul_(torch.from_numpy(bound))
-        sizes = [exp.n_params(w) for _, w, _ in ordered]
+        params = uniform.index_select(0, index).mul_(2).sub_(1).mul_(torch.from_numpy(bound))
+        n_params = {w: exp.n_params(w) for w in {w for _, w, _ in ordered}}
+        sizes = [n_params[w] for _, w, _ in ordered]
     else:  # fixed features, zero output layer; only the output weights are trained
         k = exp.outputs
         vectors = [torch.cat([t.reshape(-1) for layer in init_params(exp, w, data_seed, i)
