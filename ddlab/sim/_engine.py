@@ -596,9 +596,9 @@ class _Loss:
         """d(loss)/d(pred), (cells k, n), for outputs ``pred`` and targets ``y``."""
         raise NotImplementedError
 
-    def record(self, pred: Tensor, y: Tensor) -> Tensor:
-        """(cells,) the recorded loss of outputs ``pred`` against targets ``y``."""
-        return (_cells(pred, y) - y).square_().mean(dim=(1, 2))
+    def record(self, pred: Tensor, y: Tensor, out: Tensor | None = None) -> Tensor:
+        """(cells,) the recorded loss of outputs ``pred`` against targets ``y`` (into ``out``)."""
+        return torch.mean((_cells(pred, y) - y).square_(), dim=(1, 2), out=out)
 
 
 class _Mse(_Loss):
@@ -620,9 +620,9 @@ class _CrossEntropy(_Loss):
         p = torch.softmax(_cells(pred, y), dim=1)
         return p.sub_(y).mul_(1 / y.shape[-1]).view_as(pred)
 
-    def record(self, pred: Tensor, y: Tensor) -> Tensor:
+    def record(self, pred: Tensor, y: Tensor, out: Tensor | None = None) -> Tensor:
         logp = torch.log_softmax(_cells(pred, y), dim=1)
-        return -(logp.mul_(y)).sum(dim=1).mean(dim=1)
+        return torch.mean(logp.mul_(y).sum(dim=1), dim=1, out=out).neg_()
 
 
 #: ``train.loss`` -> its :class:`_Loss`
@@ -651,8 +651,8 @@ def _augment(x: Tensor) -> Tensor:
     return torch.cat([x, x.new_ones(x.shape[0], 1)], dim=1)
 
 
-def _mse(pred: Tensor, target: Tensor) -> Tensor:
-    return (pred - target).square_().mean(dim=1)
+def _mse(pred: Tensor, target: Tensor, out: Tensor | None = None) -> Tensor:
+    return torch.mean((pred - target).square_(), dim=1, out=out)
 
 
 def _by_row(pred: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
@@ -832,8 +832,9 @@ class _Recorder:
     def __call__(self, epoch: int, train_pred: Tensor, test_pred: Tensor) -> None:
         """Record the metrics of ``epoch`` from the outputs on the train and test rows."""
         k, res = self.rec_index[epoch], self.res
-        res["train_loss"][k] = self.loss.record(train_pred, self.y_train)
-        res["test_loss"][k] = self.loss.record(test_pred, self.y_test)
+        # written in place: no temporary result, no copy into the record
+        self.loss.record(train_pred, self.y_train, res["train_loss"][k])
+        self.loss.record(test_pred, self.y_test, res["test_loss"][k])
         if self.classify:
             train, test = (_by_row(pred, y) for pred, y in ((train_pred, self.y_train),
                                                              (test_pred, self.y_test)))
@@ -844,7 +845,7 @@ class _Recorder:
                 for name, value in ensemble_terms(test_pred, self.y_test, self.inits).items():
                     self.ensemble[name][k] = value
             return
-        res["f_error_train"][k] = _mse(train_pred, self.f_train)
+        _mse(train_pred, self.f_train, res["f_error_train"][k])
         if self.xt_pop.shape[1]:
             _population(self.run.tiles, self.xt_pop, self.f_pop, self.stats, self.scratch)
             res["f_error"][k], res["f_error_se"][k] = self.stats.f_error, self.stats.f_error_se
