@@ -14,11 +14,18 @@ from ddlab.cli import main
 from ddlab.cli._paperfile import read_paper_file
 
 
+def _cache(tmp_path_factory) -> str:
+    """The cache of the module's reproduce calls: a user's second call finds the first's."""
+    return str(tmp_path_factory.getbasetemp() / "reproduce-cache")
+
+
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory):
     out = tmp_path_factory.mktemp("reproduce")
-    assert main(["reproduce", "--quick", "--out", str(out),
-                 "--paper-file", str(ROOT / "experiments/paper.toml")]) == 0
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DDLAB_CACHE_DIR", _cache(tmp_path_factory))
+        assert main(["reproduce", "--quick", "--out", str(out),
+                     "--paper-file", str(ROOT / "experiments/paper.toml")]) == 0
     return out
 
 
@@ -49,7 +56,8 @@ def test_every_figure_and_paper_input_exists(quick, capsys):
 
 
 @pytest.mark.slow
-def test_a_second_call_recomputes_nothing(quick, capsys):
+def test_a_second_call_recomputes_nothing(quick, capsys, tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("DDLAB_CACHE_DIR", _cache(tmp_path_factory))  # the best-in-class fits
     def arrays(store: Path) -> dict[str, str]:  # data only: the history attr gains a line
         return {q.name: digest(q) for q in store.iterdir() if q.is_dir()}
 
