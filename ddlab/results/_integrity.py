@@ -136,9 +136,19 @@ def append_record(root: Path, region: Mapping[str, tuple[int, int]],
                    "coords": dict(coords)})
 
 
+def _log(root: Path) -> Path:
+    """The store's checksum log; a symbolic link planted there is refused, never followed."""
+    path = root / LOG
+    if path.is_symlink():
+        raise ValueError(f"store '{root}': {LOG} is a symbolic link (to "
+                         f"'{os.readlink(path)}'); ddlab follows none inside a store: remove it "
+                         f"(ddlab verify then reports the store unrecorded)")
+    return path
+
+
 def _append(root: Path, record: Mapping[str, Any]) -> None:
     line = json.dumps(record, separators=(",", ":"))
-    fd = os.open(root / LOG, os.O_RDWR | os.O_APPEND | os.O_CREAT | NOFOLLOW, 0o644)
+    fd = os.open(_log(root), os.O_RDWR | os.O_APPEND | os.O_CREAT | NOFOLLOW, 0o644)
     try:  # a line torn by a kill stays alone on its line, and is skipped
         torn = os.fstat(fd).st_size and os.pread(fd, 1, os.fstat(fd).st_size - 1) != b"\n"
         os.write(fd, (b"\n" if torn else b"") + line.encode() + b"\n")
@@ -151,7 +161,7 @@ def _append(root: Path, record: Mapping[str, Any]) -> None:
 def _records(root: Path, sizes: Mapping[str, int]) -> list[dict[str, Any]] | None:
     """The whole lines of the log written against the store's present dim sizes."""
     try:
-        text = (root / LOG).read_bytes().decode(errors="replace")
+        text = _log(root).read_bytes().decode(errors="replace")
     except FileNotFoundError:
         return None
     records = []

@@ -258,3 +258,19 @@ def test_provenance_is_right_after_a_kill_and_adds_up_on_resume(tmp_path, config
     done = ddlab.open_results(out).attrs
     assert done["chunks_computed"] == done["n_chunks"] == 6 and "finished" in done
     assert done["wall_time_s"] > cut["wall_time_s"]
+
+
+@pytest.mark.parametrize("command", ["verify", "run"])
+def test_a_symlink_planted_at_the_checksum_log_is_refused_in_one_line(
+        capsys, config, pair, tmp_path, command):
+    _, out = pair
+    secret = tmp_path / "elsewhere.jsonl"
+    secret.write_text("not ddlab's\n")
+    (out / LOG_NAME).unlink()
+    (out / LOG_NAME).symlink_to(secret)
+    argv = ["verify", str(out)] if command == "verify" else [
+        "run", str(config), "--out", str(out), "--quiet", *UNITS]
+    assert main(argv) == 2
+    _, err = one_line(capsys)
+    assert "is a symbolic link" in err and LOG_NAME in err, err
+    assert secret.read_text() == "not ddlab's\n"  # neither read into a report nor written
