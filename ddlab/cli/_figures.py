@@ -82,7 +82,7 @@ def theory_curve(exp: Experiment, name: str, ds: xr.Dataset, sel: dict[str, Any]
     if name == "gd":
         x = np.unique(np.r_[0, np.geomspace(1, exp.train.epochs, 120).round()].astype(int))
         return x, gd_theory(exp, x, sel.get("width")), "exact GD risk (mean over designs)"
-    d = exp.point([0] * len(exp.sweep)).data if exp.sweep else exp.data
+    d = exp.first_point.data
     ridge = float(sel.get("ridge", exp.model.ridge if not exp.sweep else 0.0))
     if over not in ("width", "n_train"):
         raise ValueError(f"over = {over!r}: theory {name!r} is drawn over width or n_train")
@@ -155,7 +155,7 @@ def effective_dof(exp: Experiment, ds: xr.Dataset, at_population: bool = True) -
     """
     from ..sim import make_data, make_model
 
-    point = exp.point([0] * len(exp.sweep)) if exp.sweep else exp
+    point = exp.first_point
     ridges = np.atleast_1d(ds["ridge"].values if "ridge" in ds.dims else exp.model.ridge)
     ds = ds.isel(data_seed=slice(max(1, DOF_CELLS // ds.sizes["init_seed"])))
     cells = [(int(s), int(i)) for s in ds["data_seed"].values for i in ds["init_seed"].values]
@@ -187,7 +187,7 @@ def _dof_figure(ds: xr.Dataset, exp: Experiment, size: tuple[float, float]):
             y = risk.sel(ridge=lam) if "ridge" in risk.dims else risk
             ax.plot(dof.sel(ridge=lam).values, y.values, marker="o", markersize=2.5,
                     label=f"λ = {lam:g}")
-        n = (exp.point([0] * len(exp.sweep)) if exp.sweep else exp).data.n_train
+        n = exp.first_point.data.n_train
         ax.axvline(n, color="0.25", linestyle=":", linewidth=1.0, label=f"n = {n}")
         ax.set_xscale("log")
         ax.set_yscale("log")
@@ -243,8 +243,7 @@ def _curves(fig: Figure, ds: xr.Dataset, exp: Experiment):
     if not name:
         return plot.curves(ds, var, over=over, ax=ax, **kwargs).ax.figure
     # exact curves: the pole of min-norm fits sits at p (or N) = n_train
-    point = exp.point([0] * len(exp.sweep)) if exp.sweep else exp
-    n = point.data.n_train
+    n = exp.first_point.data.n_train
     if over == "n_train":
         p = int(exp.model.width[0])
         kwargs.setdefault("threshold", (p, f"interpolation threshold n = p = {p}"))

@@ -77,6 +77,13 @@ def _value(value) -> str:
     return value if isinstance(value, str) else _fmt(float(value))
 
 
+def _mean_se(da: xr.DataArray) -> tuple[xr.DataArray, xr.DataArray]:
+    """Mean over the seed cells (data_seed x init_seed) and its standard error,
+    std(ddof=1) / sqrt(cells)."""
+    cells = da.stack(cell=("data_seed", "init_seed")).compute()
+    return cells.mean("cell"), cells.std("cell", ddof=1) / np.sqrt(cells.sizes["cell"])
+
+
 def _final(ds: xr.Dataset, var: str) -> xr.DataArray:
     return ds[var].isel(epoch=-1).mean(("data_seed", "init_seed")).compute()
 
@@ -98,8 +105,7 @@ def experiment_numbers(name: str, ds: xr.Dataset, exp: Experiment,
     out[key + "Seconds"] = _fmt(float(ds.attrs.get("wall_time_s", np.nan)), 2)
     out |= _settings(key, ds)
     if "n_train" not in ds.dims:
-        out[key + "NTrain"] = _fmt((exp.point([0] * len(exp.sweep)) if exp.sweep else exp)
-                                   .data.n_train)
+        out[key + "NTrain"] = _fmt(exp.first_point.data.n_train)
     test = _final(ds, "test_loss")
     if not exp.sweep:
         s = analysis.summarize(ds).compute()
@@ -173,9 +179,7 @@ def _under_and_budget(key: str, ds: xr.Dataset, exp: Experiment,
     there (``PeakWidthHalf``, ``PeakHeightHalf``, ``PeakHeightSeHalf``), to
     show whether the peak has settled.
     """
-    cells = ds["test_loss"].isel(epoch=-1).stack(cell=("data_seed", "init_seed")).compute()
-    mean = cells.mean("cell")
-    se = cells.std("cell", ddof=1) / np.sqrt(cells.sizes["cell"])
+    mean, se = _mean_se(ds["test_loss"].isel(epoch=-1))
     under = mean.where(ds["n_params"] < exp.data.n_train)
     best = float(under.idxmin("width")) if bool(under.notnull().any()) else np.nan
     found = np.isfinite(best)
@@ -215,10 +219,8 @@ def _ties(final: xr.DataArray, best: xr.DataArray) -> int:
     seeds = ("data_seed", "init_seed")
     at_best = final.sel({d: best[d].item() for d in best.coords if d in final.dims
                          and d not in seeds})
-    diff = (final - at_best).stack(cell=seeds)
-    n = diff.sizes["cell"]
     with np.errstate(invalid="ignore"):  # diverged (infinite) cells: no tie, and no warning
-        mean, se = diff.mean("cell"), diff.std("cell", ddof=1) / np.sqrt(n)
+        mean, se = _mean_se(final - at_best)
     return int(((mean <= se) & (mean > 0)).sum())
 
 
@@ -233,9 +235,7 @@ def classification_numbers(key: str, ds: xr.Dataset, exp: Experiment) -> dict[st
     with its standard error over the seed cells (``...Se``). Runs trained over
     epochs also get :func:`_memorization_numbers`.
     """
-    cells = ds["test_error"].isel(epoch=-1).stack(cell=("data_seed", "init_seed")).compute()
-    error = cells.mean("cell")
-    se = cells.std("cell", ddof=1) / np.sqrt(cells.sizes["cell"])
+    error, se = _mean_se(ds["test_error"].isel(epoch=-1))
     n = exp.data.n_train
     out: dict[str, str] = {}
     rest = [d for d in error.dims if d != "width"]
@@ -324,9 +324,7 @@ def _samplewise_numbers(key: str, ds: xr.Dataset) -> dict[str, str]:
     The best n below the peak, the peak (largest mean) and the largest n, each
     with the standard error of the mean over seed cells.
     """
-    f = ds["f_error"].isel(epoch=-1, width=0).stack(cell=("data_seed", "init_seed")).compute()
-    mean = f.mean("cell").values
-    se = f.std("cell", ddof=1).values / np.sqrt(f.sizes["cell"])
+    mean, se = (v.values for v in _mean_se(ds["f_error"].isel(epoch=-1, width=0)))
     n = ds["n_train"].values
     peak = int(np.argmax(mean))
     low = int(np.argmin(mean[:peak + 1]))
@@ -348,9 +346,7 @@ def _epochwise_numbers(key: str, ds: xr.Dataset, exp: Experiment) -> dict[str, s
     the peak and the dip.
     """
     epochs = ds["epoch"].values
-    f = ds["f_error"].stack(cell=("data_seed", "init_seed")).compute()
-    mean = f.mean("cell").transpose("width", "epoch").values
-    se = (f.std("cell", ddof=1) / np.sqrt(f.sizes["cell"])).transpose("width", "epoch").values
+    mean, se = (v.transpose("width", "epoch").values for v in _mean_se(ds["f_error"]))
     th = np.stack([gd_theory(exp, epochs, int(w)).risk for w in ds["width"].values])
     out = {key + "TheoryMaxZ": np.max(np.abs(mean - th) / se)}
     if ds.sizes["width"] == 1:
@@ -373,14 +369,13 @@ def _theory_gaps(ds: xr.Dataset, exp: Experiment, name: str) -> np.ndarray:
     sim = ds["f_error"].isel(epoch=-1).mean(("data_seed", "init_seed")).compute()
     others = [d for d in exp.sweep_dims if d != over]
     points = [{}] if not others else [{d: v.item()} for d in others for v in ds[d].values]
+    pole = float(exp.model.width[0]) if over == "n_train" else exp.first_point.data.n_train
+    grid = ds[over].values.astype(float)
+    far = np.abs(grid - pole) > pole / 10
     gaps = []
     for sel in points:
         curve = (sim.sel(sel) if sel else sim).squeeze()
         x, risk, _ = theory_curve(exp, name, ds, sel, over)
-        n = (exp.point([0] * len(exp.sweep)) if exp.sweep else exp).data.n_train
-        pole = float(exp.model.width[0]) if over == "n_train" else n
-        grid = ds[over].values.astype(float)
-        far = np.abs(grid - pole) > pole / 10
         exact = np.interp(grid, x, np.asarray(risk.risk, dtype=float))
         ok = far & np.isfinite(exact) & (exact > 0)
         gaps.append(np.abs(curve.values[ok] - exact[ok]) / exact[ok])

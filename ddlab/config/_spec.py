@@ -278,6 +278,11 @@ class Experiment:
         raise ValueError(f"index = {index!r}: expected a sequence of {len(shape)} ints, an "
                          f"index into each swept key: {swept}")
 
+    @property
+    def first_point(self) -> Experiment:
+        """The concrete experiment at the first sweep point (itself when nothing is swept)."""
+        return self.point([0] * len(self.sweep)) if self.sweep else self
+
     def points(self) -> list[tuple[tuple[int, ...], Experiment]]:
         """Every sweep point, in C order: (index, concrete experiment)."""
         return [(idx, self.point(idx)) for idx in np.ndindex(*self.sweep_shape)]

@@ -209,7 +209,7 @@ def _coords(experiment: Experiment) -> dict[str, tuple]:
                                                    Key("data", "classes"))]
     n_params = np.empty((*(len(v) for _, v in shape_keys), len(widths)), dtype=np.int64)
     for idx in np.ndindex(*(len(v) for _, v in shape_keys)):
-        point = exp.point([0] * len(exp.sweep)) if exp.sweep else exp
+        point = exp.first_point
         for (key, values), i in zip(shape_keys, idx, strict=True):
             point = point.replace(**{key.section: {key.name: values[i]}})
         n_params[idx] = [point.n_params(int(w)) for w in widths]

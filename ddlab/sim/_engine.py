@@ -227,8 +227,10 @@ class _Net:
         self._wa_t = self._wa.t()
         self._bo_col = layout.out(params)[1].unsqueeze(1)
         self._gwo, self._gbo = layout.out(grad)
-        self._wo_col = wo.unsqueeze(1)  # (H, 1): the output weight of each unit (k = 1)
-        self._wo_t = [layout.out_weights(params, b).transpose(1, 2) for b in layout.buckets]
+        # W_out^T per bucket (k > 1); with one output, each unit's weight as a column
+        self._wo_col = wo.unsqueeze(1)
+        self._wo_t = ([layout.out_weights(params, b).transpose(1, 2) for b in layout.buckets]
+                      if k > 1 else [])
         self._buffers: dict[tuple[int, int], Tensor] = {}
 
     def _first(self, x: Tensor, z1: Tensor) -> None:
@@ -236,8 +238,7 @@ class _Net:
         if x.dim() == 2:
             torch.mm(self._wa_t, x, out=z1)
             return
-        wa = self._wa
-        self._rows.view(-1, wa.shape[0]).copy_(self._wa_t)
+        self._rows.view(-1, self._wa.shape[0]).copy_(self._wa_t)
         torch.mm(self.first_cells, x.reshape(-1, x.shape[2]), out=z1)
 
     def _buffer(self, k: int, rows: int) -> Tensor:
@@ -817,8 +818,7 @@ class _Recorder:
         self.inits = inits
         self.ensemble = ({name: params.new_empty((len(self.rec_index), n_cells // inits))
                           for name in CLASS_BIAS_VARIANCE}
-                         if records_class_variance(exp) and exp.train.loss == "cross_entropy"
-                         else {})  # per group of init seeds
+                         if records_class_variance(exp) else {})  # per group of init seeds
         self.stats = PopulationStats(params, n_cells, population_blocks(x_pop.shape[0]), inits,
                                      self.keep_predictions)
         groups, epochs, n_pop = n_cells // inits, len(self.rec_index), x_pop.shape[0]
