@@ -17,7 +17,7 @@ import torch
 
 import ddlab
 
-__all__ = ["LECTURE", "dir_bytes", "interleaved", "lecture_variant", "machine",
+__all__ = ["JAX_WORKLOADS", "LECTURE", "dir_bytes", "interleaved", "lecture_variant", "machine",
            "peak_rss_bytes", "sgemm_gflops",
            "useful_flops"]
 
@@ -25,6 +25,21 @@ torch.set_num_threads(1)
 
 #: The lecture's high-noise grid, the base of the workloads of vs_vmap.py and vs_jax.py.
 LECTURE = Path(__file__).resolve().parents[1] / "experiments" / "seed_high_noise.toml"
+
+NO_POP = {"data": {"n_population": 0}, "train": {"record_bias_variance": False}}
+#: the workloads of vs_jax.py: name -> (changes to the lecture grid, changes for --quick)
+JAX_WORKLOADS = {
+    "lecture 1-10 x 100 x 50": (NO_POP, {"seeds": {"init": 5}, "train": {"epochs": 5}}),
+    "1-64 (17) x 100 x 1000": (
+        {**NO_POP, "model": {"width": {"start": 1, "stop": 64, "num": 17, "log": True}},
+         "train": {"epochs": 1000, "record_bias_variance": False}},
+        {"model": {"width": [1, 8, 64]}, "train": {"epochs": 5}, "seeds": {"init": 5}}),
+    "16-1024 x 20 x 200": (
+        {"data": {"n_train": 100, "n_test": 100, "dim": 10, "n_population": 0},
+         "model": {"width": [16, 32, 64, 128, 256, 512, 1024]},
+         "train": {"epochs": 200, "record_bias_variance": False}, "seeds": {"init": 20}},
+        {"model": {"width": [16, 64]}, "train": {"epochs": 5}, "seeds": {"init": 3}}),
+}
 
 
 def lecture_variant(changes: Mapping, small: Mapping, quick: bool) -> ddlab.Experiment:

@@ -38,7 +38,7 @@ import statistics
 import time
 
 import numpy as np
-from _common import lecture_variant, machine
+from _common import JAX_WORKLOADS, lecture_variant, machine
 
 import ddlab
 
@@ -48,20 +48,7 @@ try:
 except ImportError:  # pragma: no cover - depends on the environment
     raise SystemExit("benchmarks/vs_jax.py needs jax: pip install 'ddlab[bench]'") from None
 
-NO_POP = {"data": {"n_population": 0}, "train": {"record_bias_variance": False}}
-#: name -> (changes to the lecture grid, changes for --quick)
-WORKLOADS = {
-    "lecture 1-10 x 100 x 50": (NO_POP, {"seeds": {"init": 5}, "train": {"epochs": 5}}),
-    "1-64 (17) x 100 x 1000": (
-        {**NO_POP, "model": {"width": {"start": 1, "stop": 64, "num": 17, "log": True}},
-         "train": {"epochs": 1000, "record_bias_variance": False}},
-        {"model": {"width": [1, 8, 64]}, "train": {"epochs": 5}, "seeds": {"init": 5}}),
-    "16-1024 x 20 x 200": (
-        {"data": {"n_train": 100, "n_test": 100, "dim": 10, "n_population": 0},
-         "model": {"width": [16, 32, 64, 128, 256, 512, 1024]},
-         "train": {"epochs": 200, "record_bias_variance": False}, "seeds": {"init": 20}},
-        {"model": {"width": [16, 64]}, "train": {"epochs": 5}, "seeds": {"init": 3}}),
-}
+WORKLOADS = JAX_WORKLOADS
 
 
 def _init(key: jax.Array, sims: int, dim: int, width: int, dtype) -> dict[str, jax.Array]:

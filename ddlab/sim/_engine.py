@@ -18,6 +18,12 @@ The population sample is evaluated in slabs of rows, with buffers allocated
 once per chunk; :class:`PopulationStats` accumulates the errors per replicate
 block (hence ``f_error`` and ``f_error_se``) and the init means and variances.
 
+On CPU, full-batch training of one-hidden-layer ReLU networks with one output
+and the MSE loss (the grids of the regression experiments) runs instead
+through the compiled kernel of :mod:`ddlab.sim._fused`, which fuses a whole
+step and keeps a group of cells in cache over many epochs; this module then
+supplies its inputs and the population metrics (:meth:`_Recorder.population`).
+
 The backward pass is written by hand. It computes, per cell, exactly the
 gradient autograd would compute for that cell's loss, and the optimisers
 reproduce ``torch.optim`` update rules; ``tests/sim/test_equivalence.py`` and
@@ -373,6 +379,25 @@ class _Tiles:
         parts = [lay.gather() for lay in self.layouts]
         index = [i + start for (i, _), start in zip(parts, self.offsets[:-1], strict=True)]
         return np.concatenate(index), np.concatenate([b for _, b in parts])
+
+    def cell_positions(self) -> tuple[np.ndarray, ...]:
+        """Where each cell's one-output, one-hidden-layer parameters sit in the flat buffer.
+
+        Four (cells,) arrays: the position of its first unit's first input
+        weight (the (dim + 1, units) matrix ``[W1 | b1]^T`` of its tile has row
+        stride ``stride``), that stride, the position of its first output weight,
+        and that of its output bias.
+        """
+        pos = np.empty((4, sum(lay.n_cells for lay in self.layouts)), dtype=np.int64)
+        for lay, off, cells in zip(self.layouts, self.offsets, self.cells, strict=False):
+            for b in lay.buckets:
+                local = np.arange(b.cells.start, b.cells.stop)
+                units = b.units.start + (local - b.cells.start) * b.width
+                at = cells.start + local
+                pos[0, at], pos[1, at] = off + units, lay.n_units
+                pos[2, at] = off + lay.out_slice.start + units
+                pos[3, at] = off + lay.out_slice.stop + local
+        return tuple(pos)
 
     def bind(self, activation: str, params: Tensor, grad: Tensor) -> None:
         """Build each tile's network on its segments of ``params`` and ``grad``.
@@ -738,6 +763,22 @@ class _Setup:
     sizes: list[int]  # parameters per cell
     index: Tensor  # flat-buffer entry -> position in the concatenated per-cell vectors
     minibatch: bool
+    lr: np.ndarray  # per cell
+    weight_decay: np.ndarray  # per cell
+
+    @property
+    def fused(self) -> bool:
+        """Whether the compiled CPU kernel (:mod:`ddlab.sim._fused`) trains this chunk.
+
+        It serves full-batch training of one-hidden-layer ReLU networks with one
+        output and the MSE loss, on CPU; every other chunk runs the eager steps.
+        """
+        exp = self.exp
+        return (self.params.device.type == "cpu" and not self.minibatch
+                and exp.model.family == "mlp" and exp.model.depth == 1
+                and exp.model.activation == "relu" and exp.outputs == 1
+                and exp.train.loss == "mse"
+                and exp.data.target not in CLASSIFICATION_TARGETS)
 
 
 def _setup(points: Sequence[Experiment], cells: Sequence[tuple[int, int, int, int]],
@@ -787,15 +828,17 @@ def _setup(points: Sequence[Experiment], cells: Sequence[tuple[int, int, int, in
         v = _per_cell(values, device, dtype)
         return v if isinstance(v, float) else v[cell_of_param()]
 
-    lr = per_param([points[p].train.lr for p, _, _ in ordered])
+    cell_lr = [points[p].train.lr for p, _, _ in ordered]
+    cell_wd = [points[p].train.weight_decay for p, _, _ in ordered]
+    lr = per_param(cell_lr)
     if exp.model.family != "mlp":
         lr = trainable.to(device=device, dtype=dtype) * lr
-    opt = _Optimizer(tr, params, lr, per_param([points[p].train.weight_decay
-                                                for p, _, _ in ordered]))
+    opt = _Optimizer(tr, params, lr, per_param(cell_wd))
     if state is not None:
         steps = 1 if not minibatch else -(-exp.data.n_train // tr.batch_size)
         opt.load([b.to(device=device, dtype=dtype) for b in buffers], start * steps)
-    return _Setup(exp, order, ordered, tiles, params, grad, opt, sizes, index, minibatch)
+    return _Setup(exp, order, ordered, tiles, params, grad, opt, sizes, index, minibatch,
+                  np.asarray(cell_lr), np.asarray(cell_wd))
 
 
 class _Recorder:
@@ -846,11 +889,17 @@ class _Recorder:
                     self.ensemble[name][k] = value
             return
         _mse(train_pred, self.f_train, res["f_error_train"][k])
-        if self.xt_pop.shape[1]:
-            _population(self.run.tiles, self.xt_pop, self.f_pop, self.stats, self.scratch)
-            res["f_error"][k], res["f_error_se"][k] = self.stats.f_error, self.stats.f_error_se
-            if self.keep_predictions:
-                self.pred_mean[k], self.pred_var[k] = self.stats.mean, self.stats.var_init
+        self.population(epoch)
+
+    def population(self, epoch: int) -> None:
+        """Record the population metrics of ``epoch``, if there is a population sample."""
+        if not self.xt_pop.shape[1]:
+            return
+        k, res = self.rec_index[epoch], self.res
+        _population(self.run.tiles, self.xt_pop, self.f_pop, self.stats, self.scratch)
+        res["f_error"][k], res["f_error_se"][k] = self.stats.f_error, self.stats.f_error_se
+        if self.keep_predictions:
+            self.pred_mean[k], self.pred_var[k] = self.stats.mean, self.stats.var_init
 
     def results(self, keep_state: bool) -> dict[str, np.ndarray]:
         """The arrays :func:`train_chunk` returns."""
@@ -869,8 +918,68 @@ class _Recorder:
         return out
 
 
+def _fused_full_batch(run: _Setup, record: _Recorder, xt_both: Tensor, n: int,
+                      start: int) -> None:
+    """:func:`_full_batch` by the compiled kernel; back in Python only for population metrics."""
+    from ._fused import trainer  # imports numba: only when a chunk needs it
+
+    tr, opt = run.exp.train, run.opt
+    widths = np.array([w for _, w, _ in run.ordered], dtype=np.int64)
+    y_train, y_test = record.y_train, record.y_test
+    if y_train.dim() == 2:  # (1, n): shared by the cells
+        y, y_cell = torch.cat([y_train, y_test], dim=1), np.zeros(len(widths), np.int64)
+    else:  # (cells, 1, n)
+        y, y_cell = torch.cat([y_train[:, 0], y_test[:, 0]], dim=1), np.arange(len(widths))
+    res = run.params.new_full((3, len(record.rec_index), len(widths)), torch.nan)
+    for k, name in enumerate(("train_loss", "test_loss", "f_error_train")):
+        record.res[name] = res[k]
+    rec_row = np.full(tr.epochs + 1, -1, dtype=np.int64)
+    for epoch, row in record.rec_index.items():
+        rec_row[epoch] = row
+    flat = tuple(t.numpy() if t is not None else np.empty(0, run.params.numpy().dtype)
+                 for t in (run.params, opt.m, opt.v))
+    train = trainer(flat, xt_both.numpy(), n, y.numpy(), y_cell, record.f_train.numpy(),
+                    run.tiles.cell_positions(),
+                    _fused_groups(widths, xt_both.shape[0], run.params.element_size()),
+                    widths, run.lr, run.weight_decay, tr, rec_row, res.numpy())
+
+    def until(stop: int) -> None:
+        nonlocal start
+        if stop > start:
+            train(opt.step_count, start, stop)
+            opt.step_count += min(stop, tr.epochs) - start
+            start = stop
+
+    if record.xt_pop.shape[1]:
+        for epoch in sorted(record.rec_index):
+            until(epoch)
+            record.population(epoch)
+    until(tr.epochs + (tr.epochs in record.rec_index))
+
+
+def _fused_groups(widths: np.ndarray, d1: int, itemsize: int) -> tuple[np.ndarray, np.ndarray]:
+    """Groups of consecutive equal-width cells for the kernel: (cells, bounds).
+
+    A group holds as many cells as keep its first-layer weights (dim + 1
+    padded to 4, by its columns) within 64 KiB, about L1, and at least one
+    vector of cells when it is laid out unit-major.
+    """
+    from ._fused import group_cap
+
+    d = -(-d1 // 4) * 4
+    bounds = [0]
+    for w, count in zip(*np.unique(widths, return_counts=True), strict=True):
+        cap = group_cap(int(w), (1 << 16) // (d * itemsize * int(w)))
+        end = bounds[-1] + int(count)
+        bounds += [*range(bounds[-1] + cap, end, cap), end]
+    return np.arange(len(widths)), np.array(bounds, dtype=np.int64)
+
+
 def _full_batch(run: _Setup, record: _Recorder, xt_both: Tensor, n: int, start: int) -> None:
     """Train full batch from epoch ``start``, recording as asked (inputs (dim + 1, n + n_test))."""
+    if run.fused:
+        _fused_full_batch(run, record, xt_both, n, start)
+        return
     tr, tiles = run.exp.train, run.tiles
     xt_train, xt_test = xt_both[:, :n], xt_both[:, n:]
     for epoch in range(start, tr.epochs):
