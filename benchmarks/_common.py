@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import os
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -17,9 +20,8 @@ import torch
 
 import ddlab
 
-__all__ = ["JAX_WORKLOADS", "LECTURE", "dir_bytes", "interleaved", "lecture_variant", "machine",
-           "peak_rss_bytes", "sgemm_gflops",
-           "useful_flops"]
+__all__ = ["JAX_WORKLOADS", "LECTURE", "compile_seconds", "dir_bytes", "interleaved",
+           "lecture_variant", "machine", "peak_rss_bytes", "sgemm_gflops", "useful_flops"]
 
 torch.set_num_threads(1)
 
@@ -48,6 +50,26 @@ def lecture_variant(changes: Mapping, small: Mapping, quick: bool) -> ddlab.Expe
     for change in (changes, small) if quick else (changes,):
         exp = exp.replace(**change)
     return exp
+
+
+#: a fresh process: import ddlab, one small run of the compiled kernel (float32); its wall time
+_FRESH = ("import time; t = time.perf_counter(); import ddlab; "
+          "ddlab.run(ddlab.load_experiment({'model': {'width': [2, 40]}, 'train': {'epochs': 3}}),"
+          " device='cpu', progress=False, n_jobs=1); print(f'{time.perf_counter() - t:.2f}')")
+
+
+def compile_seconds() -> tuple[float, float]:
+    """Wall time of a fresh process (import, a tiny run) with an empty numba cache, then with it.
+
+    The difference is the one-time compilation of the kernel (per machine,
+    dtype and ddlab version); the second is what every later process pays.
+    """
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "NUMBA_CACHE_DIR": cache}
+        cold, warm = (float(subprocess.run([sys.executable, "-c", _FRESH], env=env, check=True,
+                                           capture_output=True, text=True).stdout)
+                      for _ in range(2))
+    return cold, warm
 
 
 def interleaved(cases: Mapping[str, Callable[[], object]], repeats: int,

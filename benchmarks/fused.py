@@ -21,22 +21,14 @@ process that finds that cache (every later process).
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
-import sys
-import tempfile
 
-from _common import JAX_WORKLOADS, interleaved, lecture_variant, machine
+from _common import JAX_WORKLOADS, compile_seconds, interleaved, lecture_variant, machine
 
 import ddlab
 from ddlab.sim import _engine
 
 WORKLOADS = {"lecture as shipped": ({}, {"seeds": {"init": 5}, "train": {"epochs": 5}}),
              **JAX_WORKLOADS}
-#: a cold process: import, one small run (float32), its wall time
-COLD = ("import time; t = time.perf_counter(); import ddlab; "
-        "ddlab.run(ddlab.load_experiment({'model': {'width': [2, 40]}, 'train': {'epochs': 3}}),"
-        " device='cpu', progress=False, n_jobs=1); print(f'{time.perf_counter() - t:.2f}')")
 
 
 def _eager(exp: ddlab.Experiment) -> None:
@@ -62,11 +54,7 @@ def main() -> None:
                          "fused": lambda exp=exp: ddlab.run(exp, device="cpu", progress=False)},
                         1 if args.quick else args.repeats)
         print(f"{name:>26} {t['eager']:8.3f}s {t['fused']:8.3f}s {t['eager'] / t['fused']:6.2f}x")
-    with tempfile.TemporaryDirectory() as cache:
-        env = {**os.environ, "NUMBA_CACHE_DIR": cache}
-        cold, warm = (float(subprocess.run([sys.executable, "-c", COLD], env=env, check=True,
-                                           capture_output=True, text=True).stdout)
-                      for _ in range(2))
+    cold, warm = compile_seconds()
     print(f"a fresh process, import and a tiny run: {cold:.2f}s with an empty numba cache "
           f"(the compilation), {warm:.2f}s with it filled")
 

@@ -18,7 +18,9 @@ initialisation drawn with ``jax.random``. XLA runs on one thread
 before jax is imported), torch on one thread; both run in this process.
 
 Columns: ``ddlab`` (median of ``--repeats`` runs after one untimed run),
-``ddlab 1st`` (its first run in this process, anything it compiles included),
+``ddlab 1st`` (its first run in this process: its compiled kernel loaded from
+numba's disk cache, filled by an earlier process; the last line times that
+one-time compilation in fresh processes),
 ``jax`` (the compiled ensemble's median, the same way), ``jax 1st`` (its first
 call after ``jax.clear_caches()``, tracing and XLA compilation of every width
 included), and the ratios jax / ddlab for each (> 1: ddlab is faster).
@@ -38,7 +40,7 @@ import statistics
 import time
 
 import numpy as np
-from _common import JAX_WORKLOADS, lecture_variant, machine
+from _common import JAX_WORKLOADS, compile_seconds, lecture_variant, machine
 
 import ddlab
 
@@ -143,6 +145,10 @@ def main() -> None:
         j_first, j = _timed(lambda exp=exp: jax_ensemble(exp), repeats)
         print(f"{name:>24} {d:8.3f}s {d_first:8.3f}s {j:8.3f}s {j_first:8.3f}s "
               f"{j / d:6.2f}x {j_first / d_first:7.1f}x")
+    cold, warm = compile_seconds()
+    print(f"ddlab's kernel compilation, once per machine, dtype and ddlab version: a fresh "
+          f"process (import, a tiny run) takes {cold:.2f}s with an empty numba cache, "
+          f"{warm:.2f}s with it filled ('ddlab 1st' above: filled)")
 
 
 if __name__ == "__main__":

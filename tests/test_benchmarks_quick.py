@@ -9,7 +9,7 @@ import sys
 import pytest
 from conftest import ROOT
 
-SCRIPTS = ["vs_vmap.py", "minibatch.py", "large_grid.py", "population_error.py",
+SCRIPTS = ["vs_vmap.py", "fused.py", "minibatch.py", "large_grid.py", "population_error.py",
            pytest.param("vs_jax.py", marks=pytest.mark.skipif(
                importlib.util.find_spec("jax") is None, reason="jax (the bench extra)"))]
 
