@@ -45,8 +45,8 @@ _CELL_MAJOR = 32
 #: optimiser codes of the compiled update
 OPTIMIZERS = {"sgd": 0, "adam": 1, "adamw": 2, "rmsprop": 3}
 #: slots of the constants the kernel takes in the parameters' dtype
-(H_BETA1, H_BETA2, H_EPS, H_ALPHA, H_MOMENTUM, H_NESTEROV, H_TWO, H_ONE, H_ZERO, H_INV_N,
- H_1MB1, H_1MB2, H_1MALPHA) = range(13)
+(H_BETA2, H_EPS, H_ALPHA, H_MOMENTUM, H_NESTEROV, H_TWO, H_ONE, H_ZERO, H_INV_N, H_1MB1,
+ H_1MB2, H_1MALPHA) = range(12)
 
 _njit = numba.njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
 
@@ -264,21 +264,18 @@ def _epochs(x, n, rows, y, f, cells, cp, W, w2, b2, state, lr, decay, code, h, b
         gW[:] = zero
         gw2[:] = zero
         gb2[:] = zero
-        for r0 in range(0, n_pad, 4):
+        for r0 in range(0, x.shape[1] if row >= 0 else n_pad, 4):  # train, then test rows
             _forward_rows(x, r0, W, w2, b2, z, out, cp, zero)
             for i in range(4):
                 r = r0 + i
-                for c in range(cp):
-                    g[i, c] = (out[i, c] - y[r, c]) * two * scale if r < n else zero
-                if row >= 0 and r < n:
+                if r0 < n_pad:
+                    for c in range(cp):
+                        g[i, c] = (out[i, c] - y[r, c]) * two * scale if r < n else zero
+                if row >= 0 and (r < n or n_pad <= r < rows):
                     _record(out[i], y, f, r, n, cp, acc)
-            if step:
+            if step and r0 < n_pad:
                 _backward_rows(x, r0, w2, z, g, gW, gw2, gb2, cp, zero)
         if row >= 0:
-            for r0 in range(n_pad, x.shape[1], 4):
-                _forward_rows(x, r0, W, w2, b2, z, out, cp, zero)
-                for i in range(min(4, rows - r0)):
-                    _record(out[i], y, f, r0 + i, n_pad, cp, acc)
             for c in range(len(cells)):
                 res[0, row, cells[c]] = acc[c] / n
                 res[1, row, cells[c]] = acc[cp + c] / (rows - n_pad)
@@ -374,7 +371,7 @@ def trainer(flat: tuple[np.ndarray, np.ndarray, np.ndarray], x: np.ndarray, n: i
         Where to record.
     """
     dt = flat[0].dtype
-    h = np.array([spec.betas[0], spec.betas[1], spec.eps, spec.alpha, spec.momentum,
+    h = np.array([spec.betas[1], spec.eps, spec.alpha, spec.momentum,
                   spec.nesterov, 2, 1, 0, 1 / n, 1 - spec.betas[0], 1 - spec.betas[1],
                   1 - spec.alpha], dtype=dt)
     d1, n_pad = x.shape[0], (n + 3) // 4 * 4
