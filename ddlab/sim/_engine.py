@@ -389,7 +389,7 @@ class _Tiles:
         and that of its output bias.
         """
         pos = np.empty((4, sum(lay.n_cells for lay in self.layouts)), dtype=np.int64)
-        for lay, off, cells in zip(self.layouts, self.offsets, self.cells, strict=False):
+        for lay, off, cells in zip(self.layouts, self.offsets[:-1], self.cells, strict=True):
             for b in lay.buckets:
                 local = np.arange(b.cells.start, b.cells.stop)
                 units = b.units.start + (local - b.cells.start) * b.width

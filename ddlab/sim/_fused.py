@@ -204,7 +204,7 @@ def _backward_rows(x, r, w2, z, g, gW, gw2, gb2, cp, zero):
 
 @_njit
 def _gather(flat, first, stride, wout, bout, cells, w, cp, d1, arrays, back):
-    """Copy a group's parameters between the chunk's flat buffer and the unit-major arrays.
+    """Copy a group's parameters between the chunk's flat buffer and the group's arrays.
 
     ``arrays``: (W, w2, b2); only the first ``d1`` rows of W are the buffer's.
     """
@@ -296,7 +296,7 @@ def _epochs(x, n, rows, y, f, cells, cp, W, w2, b2, state, lr, decay, code, h, b
 def _train_groups(params, m, v, x, d1, n, y, ycell, f, pos, group_cells, group_bounds,
                   widths, lr_cell, wd_cell, decay, code, h, betas, t0, e0, e1, last, rec_row,
                   res):
-    """Train every group of cells; see :func:`train_groups` (``x`` and ``f`` padded)."""
+    """Train every group of cells; see :func:`trainer` (``x`` and ``f`` come padded)."""
     first, stride, wout, bout = pos
     d, rows = x.shape
     n_pad, n_test = (n + 3) // 4 * 4, y.shape[1] - n
