@@ -28,12 +28,12 @@ torch.set_num_threads(1)
 #: The lecture's high-noise grid, the base of the workloads of vs_vmap.py and vs_jax.py.
 LECTURE = Path(__file__).resolve().parents[1] / "experiments" / "seed_high_noise.toml"
 
-NO_POP = {"data": {"n_population": 0}, "train": {"record_bias_variance": False}}
+_NO_POP = {"data": {"n_population": 0}, "train": {"record_bias_variance": False}}
 #: the workloads of vs_jax.py: name -> (changes to the lecture grid, changes for --quick)
 JAX_WORKLOADS = {
-    "lecture 1-10 x 100 x 50": (NO_POP, {"seeds": {"init": 5}, "train": {"epochs": 5}}),
+    "lecture 1-10 x 100 x 50": (_NO_POP, {"seeds": {"init": 5}, "train": {"epochs": 5}}),
     "1-64 (17) x 100 x 1000": (
-        {**NO_POP, "model": {"width": {"start": 1, "stop": 64, "num": 17, "log": True}},
+        {**_NO_POP, "model": {"width": {"start": 1, "stop": 64, "num": 17, "log": True}},
          "train": {"epochs": 1000, "record_bias_variance": False}},
         {"model": {"width": [1, 8, 64]}, "train": {"epochs": 5}, "seeds": {"init": 5}}),
     "16-1024 x 20 x 200": (

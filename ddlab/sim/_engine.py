@@ -921,7 +921,7 @@ class _Recorder:
 def _fused_full_batch(run: _Setup, record: _Recorder, xt_both: Tensor, n: int,
                       start: int) -> None:
     """:func:`_full_batch` by the compiled kernel; back in Python only for population metrics."""
-    from ._fused import trainer  # imports numba: only when a chunk needs it
+    from ._fused import group_bounds, trainer  # imports numba: only when a chunk needs it
 
     tr, opt = run.exp.train, run.opt
     widths = np.array([w for _, w, _ in run.ordered], dtype=np.int64)
@@ -930,9 +930,6 @@ def _fused_full_batch(run: _Setup, record: _Recorder, xt_both: Tensor, n: int,
         y, y_cell = torch.cat([y_train, y_test], dim=1), np.zeros(len(widths), np.int64)
     else:  # (cells, 1, n)
         y, y_cell = torch.cat([y_train[:, 0], y_test[:, 0]], dim=1), np.arange(len(widths))
-    res = run.params.new_full((3, len(record.rec_index), len(widths)), torch.nan)
-    for k, name in enumerate(("train_loss", "test_loss", "f_error_train")):
-        record.res[name] = res[k]
     rec_row = np.full(tr.epochs + 1, -1, dtype=np.int64)
     for epoch, row in record.rec_index.items():
         rec_row[epoch] = row
@@ -940,8 +937,10 @@ def _fused_full_batch(run: _Setup, record: _Recorder, xt_both: Tensor, n: int,
                  for t in (run.params, opt.m, opt.v))
     train = trainer(flat, xt_both.numpy(), n, y.numpy(), y_cell, record.f_train.numpy(),
                     run.tiles.cell_positions(),
-                    _fused_groups(widths, xt_both.shape[0], run.params.element_size()),
-                    widths, run.lr, run.weight_decay, tr, rec_row, res.numpy())
+                    group_bounds(widths, xt_both.shape[0], run.params.element_size()),
+                    widths, run.lr, run.weight_decay, tr, rec_row,
+                    tuple(record.res[name].numpy()
+                          for name in ("train_loss", "test_loss", "f_error_train")))
 
     def until(stop: int) -> None:
         nonlocal start
@@ -955,24 +954,6 @@ def _fused_full_batch(run: _Setup, record: _Recorder, xt_both: Tensor, n: int,
             until(epoch)
             record.population(epoch)
     until(tr.epochs + (tr.epochs in record.rec_index))
-
-
-def _fused_groups(widths: np.ndarray, d1: int, itemsize: int) -> tuple[np.ndarray, np.ndarray]:
-    """Groups of consecutive equal-width cells for the kernel: (cells, bounds).
-
-    A group holds as many cells as keep its first-layer weights (dim + 1
-    padded to 4, by its columns) within 64 KiB, about L1, and at least one
-    vector of cells when it is laid out unit-major.
-    """
-    from ._fused import group_cap
-
-    d = -(-d1 // 4) * 4
-    bounds = [0]
-    for w, count in zip(*np.unique(widths, return_counts=True), strict=True):
-        cap = group_cap(int(w), (1 << 16) // (d * itemsize * int(w)))
-        end = bounds[-1] + int(count)
-        bounds += [*range(bounds[-1] + cap, end, cap), end]
-    return np.arange(len(widths)), np.array(bounds, dtype=np.int64)
 
 
 def _full_batch(run: _Setup, record: _Recorder, xt_both: Tensor, n: int, start: int) -> None:

@@ -36,7 +36,7 @@ from collections.abc import Callable
 import numba
 import numpy as np
 
-__all__ = ["OPTIMIZERS", "group_cap", "trainer"]
+__all__ = ["OPTIMIZERS", "group_bounds", "trainer"]
 
 #: cells per vector of the unit-major layout (8 float32 lanes of AVX2)
 _LANES = 8
@@ -51,12 +51,21 @@ OPTIMIZERS = {"sgd": 0, "adam": 1, "adamw": 2, "rmsprop": 3}
 _njit = numba.njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
 
 
-def group_cap(width: int, fit: int) -> int:
-    """Most cells of a group of ``width`` when ``fit`` cells fit its memory budget.
+def group_bounds(widths: np.ndarray, d1: int, itemsize: int) -> np.ndarray:
+    """Groups of consecutive equal-width cells (``widths`` sorted): their bounds.
 
-    Unit-major groups (narrower than :data:`_CELL_MAJOR`) hold whole vectors of cells.
+    A group holds as many cells as keep its first-layer weights (``d1`` = dim + 1
+    padded to 4, by its columns) within 64 KiB, about L1; when it is laid out
+    unit-major (narrower than :data:`_CELL_MAJOR`), whole vectors of cells.
     """
-    return max(_LANES, fit // _LANES * _LANES) if width < _CELL_MAJOR else max(1, fit)
+    d = -(-d1 // 4) * 4
+    bounds = [0]
+    for w, count in zip(*np.unique(widths, return_counts=True), strict=True):
+        fit = (1 << 16) // (d * itemsize * int(w))
+        cap = max(_LANES, fit // _LANES * _LANES) if w < _CELL_MAJOR else max(1, fit)
+        end = bounds[-1] + int(count)
+        bounds += [*range(bounds[-1] + cap, end, cap), end]
+    return np.array(bounds, dtype=np.int64)
 
 
 @_njit
@@ -236,7 +245,7 @@ def _record(out, y, f, r, n, cp, acc):
     for c in range(cp):
         diff = out[c] - y[r, c]
         acc[slot + c] = acc[slot + c] + diff * diff
-    if r < n and f.shape[0]:
+    if r < n:
         for c in range(cp):
             df = out[c] - f[r]
             acc[2 * cp + c] = acc[2 * cp + c] + df * df
@@ -250,8 +259,8 @@ def _epochs(x, n, rows, y, f, cells, cp, W, w2, b2, state, lr, decay, code, h, b
     ``x`` (dim + 1 padded, n padded + test rows padded) holds the train rows,
     padded to a multiple of 4 with zero rows, then the ``rows - n_pad`` test
     rows; ``y`` (rows, Cp) the group's targets there; ``state`` the gradients,
-    the optimiser's m and v, and the work arrays; ``res`` the (metric, recorded
-    epoch, cell) train loss, test loss and error in f on the train rows.
+    the optimiser's m and v, and the work arrays; ``res`` the (recorded epoch,
+    cell) train loss, test loss and error in f on the train rows.
     """
     gW, gw2, gb2, mW, mw2, mb2, vW, vw2, vb2, z, out, g, acc, corr = state
     lr_j, lr_c, wd_j, wd_c = lr
@@ -277,9 +286,9 @@ def _epochs(x, n, rows, y, f, cells, cp, W, w2, b2, state, lr, decay, code, h, b
                 _backward_rows(x, r0, w2, z, g, gW, gw2, gb2, cp, zero)
         if row >= 0:
             for c in range(len(cells)):
-                res[0, row, cells[c]] = acc[c] / n
-                res[1, row, cells[c]] = acc[cp + c] / (rows - n_pad)
-                res[2, row, cells[c]] = acc[2 * cp + c] / n
+                res[0][row, cells[c]] = acc[c] / n
+                res[1][row, cells[c]] = acc[cp + c] / (rows - n_pad)
+                res[2][row, cells[c]] = acc[2 * cp + c] / n
         if step:
             t = t0 + e - e0 + 1
             corr[0] = 1.0 - betas[0] ** t  # bias corrections in float64, then cast
@@ -293,16 +302,15 @@ def _epochs(x, n, rows, y, f, cells, cp, W, w2, b2, state, lr, decay, code, h, b
 
 
 @_njit
-def _train_groups(params, m, v, x, d1, n, y, ycell, f, pos, group_cells, group_bounds,
-                  widths, lr_cell, wd_cell, decay, code, h, betas, t0, e0, e1, last, rec_row,
-                  res):
+def _train_groups(params, m, v, x, d1, n, y, ycell, f, pos, bounds, widths, lr_cell, wd_cell,
+                  decay, code, h, betas, t0, e0, e1, last, rec_row, res):
     """Train every group of cells; see :func:`trainer` (``x`` and ``f`` come padded)."""
     first, stride, wout, bout = pos
     d, rows = x.shape
     n_pad, n_test = (n + 3) // 4 * 4, y.shape[1] - n
     dt = params.dtype
-    for gi in range(len(group_bounds) - 1):
-        cells = group_cells[group_bounds[gi]:group_bounds[gi + 1]]
+    for gi in range(len(bounds) - 1):
+        cells = np.arange(bounds[gi], bounds[gi + 1])
         w = widths[cells[0]]
         cp = _lanes(len(cells), w)
         cols = w * cp
@@ -336,15 +344,16 @@ def _train_groups(params, m, v, x, d1, n, y, ycell, f, pos, group_cells, group_b
 
 def trainer(flat: tuple[np.ndarray, np.ndarray, np.ndarray], x: np.ndarray, n: int,
             y: np.ndarray, y_cell: np.ndarray, f: np.ndarray, positions: tuple[np.ndarray, ...],
-            groups: tuple[np.ndarray, np.ndarray], widths: np.ndarray, lr: np.ndarray,
+            bounds: np.ndarray, widths: np.ndarray, lr: np.ndarray,
             weight_decay: np.ndarray, spec, rec_row: np.ndarray,
-            res: np.ndarray) -> Callable[[int, int, int], None]:
+            res: tuple[np.ndarray, np.ndarray, np.ndarray]) -> Callable[[int, int, int], None]:
     """The kernel bound to a chunk: ``train(steps, start, stop)`` trains epochs ``[start, stop)``.
 
-    Each epoch is recorded where ``rec_row[epoch] >= 0`` (into ``res[metric,
-    rec_row[epoch], cell]``, metrics train loss, test loss, error in f on the
-    train rows), then stepped unless it is ``spec.epochs``; ``steps`` counts the
-    optimiser steps taken before (bias corrections, SGD's first momentum step).
+    Each epoch is recorded where ``rec_row[epoch] >= 0`` (into row
+    ``rec_row[epoch]`` of the (recorded epochs, cells) arrays ``res``: train
+    loss, test loss, error in f on the train rows), then stepped unless it is
+    ``spec.epochs``; ``steps`` counts the optimiser steps taken before (bias
+    corrections, SGD's first momentum step).
     Parameters and optimiser state are read from and written back to ``flat``.
 
     Parameters
@@ -360,14 +369,17 @@ def trainer(flat: tuple[np.ndarray, np.ndarray, np.ndarray], x: np.ndarray, n: i
         Targets (rows, n + n_test), and the row of each cell.
     f : ndarray
         True f on the train rows (n,).
-    positions, groups : tuples of ndarray
-        :meth:`ddlab.sim._engine._Tiles.cell_positions`; the cells of each group
-        and the groups' bounds in that list.
+    positions : tuple of ndarray
+        :meth:`ddlab.sim._engine._Tiles.cell_positions`.
+    bounds : ndarray
+        :func:`group_bounds`: group k holds cells ``bounds[k]`` to ``bounds[k + 1]``.
     widths, lr, weight_decay : ndarray
         Per cell.
     spec : TrainSpec
         The optimiser and its hyperparameters, and the epochs.
-    rec_row, res : ndarray
+    rec_row : ndarray
+        The row of each epoch in ``res``, -1 if not recorded.
+    res : (ndarray, ndarray, ndarray)
         Where to record.
     """
     dt = flat[0].dtype
@@ -379,7 +391,7 @@ def trainer(flat: tuple[np.ndarray, np.ndarray, np.ndarray], x: np.ndarray, n: i
     xp[:d1, :n], xp[:d1, n_pad:n_pad + x.shape[1] - n] = x[:, :n], x[:, n:]
     fp = np.zeros(n_pad, dt)
     fp[:n] = f
-    args = (*flat, xp, d1, n, np.ascontiguousarray(y, dt), y_cell, fp, positions, *groups, widths,
+    args = (*flat, xp, d1, n, np.ascontiguousarray(y, dt), y_cell, fp, positions, bounds, widths,
             lr.astype(dt), weight_decay.astype(dt), bool(np.any(weight_decay != 0)),
             OPTIMIZERS[spec.optimizer], h, np.array(spec.betas, dtype=np.float64))
 
